@@ -1,0 +1,31 @@
+/** CLI: `npm run experiment -- --variant all --profile quick [--epochs 500 ...]`. Wiring only. */
+import * as path from "path";
+import { resolveConfig } from "../config";
+import { runExperiment } from "../experiment/run";
+import { parseArgs, USAGE } from "./args";
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  const cfg = resolveConfig(args.profile, args.overrides);
+  const outDir = args.outDir ?? path.join("results", args.profile);
+  const command = `npm run experiment -- ${process.argv.slice(2).join(" ")}`;
+  console.log(`profile ${args.profile}, variants ${args.variants.join(", ")}, out ${outDir}`);
+  const res = await runExperiment({
+    cfg, variants: args.variants, profile: args.profile, command,
+    paths: { outDir, dataDir: args.dataDir },
+    seeds: args.seeds ?? undefined, runs: args.runs ?? undefined,
+  });
+  console.log(`\nTable 1 (${args.profile}; headline = functional consistency, mean ± std over runs):`);
+  const fs = await import("fs");
+  console.log(fs.readFileSync(path.join(outDir, "table1.md"), "utf8"));
+  console.log(`wrote ${outDir}/results.json, table1.csv, table1.md, runs.csv, losses.csv (${(res.meta.seconds as number).toFixed(0)} s)`);
+}
+
+main().catch((e: Error) => {
+  console.error(`error: ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,45 @@
+/**
+ * Ancestral DDPM sampling (SPEC): x_T ~ N(0, I), then T steps of `ddpmStep`. The model is passed
+ * in as a function; the schedule holds none.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { Rng } from "../rng";
+import { ddpmStep, Schedule } from "./schedule";
+
+/** Noise predictor eps(x_t, t) for a batch of tokens [B, 4, 12] at one timestep. */
+export type EpsModel = (xt: tf.Tensor3D, t: number) => tf.Tensor3D;
+
+export interface SampleOptions {
+  /** Number of samples. */
+  n: number;
+  /** Largest batch per network call. */
+  batch: number;
+  /** Generator for x_T and the per-step noise. */
+  rng: Rng;
+  /** Called after every denoising step of every batch (for progress bars). */
+  onStep?: (done: number, total: number) => void;
+}
+
+/** Draw `n` samples; returns tokens [n, 4, 12] in the model's [-1, 1] space (no clipping). */
+export function sampleTokens(model: EpsModel, s: Schedule, o: SampleOptions): Float32Array {
+  const out = new Float32Array(o.n * 48);
+  const T = s.options.steps;
+  const total = Math.ceil(o.n / o.batch) * T;
+  let done = 0;
+  for (let start = 0; start < o.n; start += o.batch) {
+    const B = Math.min(o.batch, o.n - start);
+    const noise = new Float32Array(B * 48);
+    let x = tf.tensor3d(o.rng.fillNormal(noise), [B, 4, 12]);
+    for (let t = T - 1; t >= 0; t--) {
+      const z = t > 0 ? tf.tensor3d(o.rng.fillNormal(noise), [B, 4, 12]) : null;
+      const next = tf.tidy(() => ddpmStep(s, model(x, t), t, x, z)) as tf.Tensor3D;
+      x.dispose();
+      z?.dispose();
+      x = next;
+      o.onStep?.(++done, total);
+    }
+    out.set(x.dataSync(), start * 48);
+    x.dispose();
+  }
+  return out;
+}

@@ -1,0 +1,105 @@
+/**
+ * Runs independent tasks (train one model, draw one sampling run) inline or over worker threads,
+ * one per core: the wasm backend is single-threaded in Node, so threads are how all cores work.
+ */
+import * as os from "os";
+import * as path from "path";
+import { Worker } from "worker_threads";
+import { ExperimentConfig } from "../config";
+import { Variant } from "../model/variants";
+import { OnProgress, Paths, sampleTask, SampleTaskResult, trainTask, TrainTaskResult } from "./tasks";
+
+export type Task =
+  | { kind: "train"; variant: Variant; seed: number }
+  | { kind: "sample"; variant: Variant; seed: number; run: number; weights: "ema" | "raw"; saveNpy: boolean };
+
+export type TaskResult = TrainTaskResult | SampleTaskResult;
+
+export interface TaskMessage {
+  id: number;
+  task: Task;
+  cfg: ExperimentConfig;
+  paths: Paths;
+}
+
+export type WorkerEvent =
+  | { type: "progress"; id: number; done: number; total: number; note: string }
+  | { type: "result"; id: number; result: TaskResult }
+  | { type: "error"; id: number; message: string; stack: string };
+
+/** Run one task in this thread (the backend must be initialised). */
+export function executeTask(m: TaskMessage, onProgress?: OnProgress): TaskResult {
+  const t = m.task;
+  switch (t.kind) {
+    case "train":
+      return trainTask(m.cfg, m.paths, t.variant, t.seed, onProgress);
+    case "sample":
+      return sampleTask(m.cfg, m.paths, t.variant, t.seed, t.run, t.weights, { saveNpy: t.saveNpy, onProgress });
+    default: {
+      const never: never = t;
+      throw new Error(`unknown task ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+export function workerCount(cfg: ExperimentConfig): number {
+  return cfg.workers > 0 ? cfg.workers : Math.max(1, os.cpus().length);
+}
+
+function spawnWorker(): Worker {
+  const entry = path.join(__dirname, "worker.ts");
+  const root = path.resolve(__dirname, "..", "..");
+  // ts-node compiles the worker's TypeScript; type checking already happened in the parent's build.
+  const boot = `
+    const { workerData } = require("worker_threads");
+    require(require.resolve("ts-node", { paths: [workerData.root] })).register({ transpileOnly: true, project: workerData.root + "/tsconfig.json" });
+    require(workerData.entry);`;
+  return new Worker(boot, { eval: true, workerData: { entry, root } });
+}
+
+/**
+ * Run `tasks` with `workers` threads (1 = inline, in order). Results come back in task order.
+ * The first failing task stops the pool and rejects with its message.
+ */
+export async function runTasks(
+  tasks: Task[], cfg: ExperimentConfig, paths: Paths, workers: number,
+  onProgress?: (id: number, done: number, total: number, note: string) => void,
+): Promise<TaskResult[]> {
+  const results: TaskResult[] = new Array(tasks.length);
+  if (workers <= 1 || tasks.length <= 1) {
+    tasks.forEach((task, id) => {
+      results[id] = executeTask({ id, task, cfg, paths }, (d, t, n) => onProgress?.(id, d, t, n));
+    });
+    return results;
+  }
+  const pool = Array.from({ length: Math.min(workers, tasks.length) }, spawnWorker);
+  let next = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let finished = 0;
+      const feed = (w: Worker) => {
+        if (next < tasks.length) {
+          const id = next++;
+          w.postMessage({ id, task: tasks[id], cfg, paths } satisfies TaskMessage);
+        }
+      };
+      for (const w of pool) {
+        w.on("message", (e: WorkerEvent) => {
+          if (e.type === "progress") onProgress?.(e.id, e.done, e.total, e.note);
+          else if (e.type === "error") reject(new Error(`task ${JSON.stringify(tasks[e.id])} failed: ${e.message}\n${e.stack}`));
+          else {
+            results[e.id] = e.result;
+            if (++finished === tasks.length) resolve();
+            else feed(w);
+          }
+        });
+        w.on("error", reject);
+        w.on("exit", (code) => { if (code !== 0 && finished < tasks.length) reject(new Error(`worker exited with code ${code}`)); });
+        feed(w);
+      }
+    });
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+  return results;
+}

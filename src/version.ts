@@ -1,0 +1,8 @@
+/** Library version, read from package.json (recorded in every checkpoint and result). */
+import * as fs from "fs";
+import * as path from "path";
+
+export function libraryVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package.json"), "utf8")) as { version: string };
+  return pkg.version;
+}
