@@ -65,7 +65,7 @@ def cell_error_text(cell, reply=None):
     stderr = "".join(o.text for o in cell.get("outputs", []) if o.output_type == "stream" and o.name == "stderr")
     if stderr.strip():
         parts.append(ANSI.sub("", stderr.rstrip()))
-    return "\n".join(parts) if parts else "(the kernel sent no error text)"
+    return "\n".join(parts)
 
 
 def write_atomic(nb, path):
@@ -123,13 +123,14 @@ def run_notebook(path, args):
                     return fail(name, index, cell, f"{note}\n{stderr}", out_path, log_path)
             except CellTimeoutError:
                 write_atomic(nb, out_path)
-                return fail(name, index, cell, f"timed out after {args.timeout} s\n{cell_error_text(cell)}", out_path, log_path)
+                return fail(name, index, cell, f"timed out after {args.timeout} s\n{cell_error_text(cell)}".rstrip(), out_path, log_path)
             except DeadKernelError:
                 write_atomic(nb, out_path)
-                return fail(name, index, cell, f"the kernel died\n{cell_error_text(cell)}", out_path, log_path)
+                return fail(name, index, cell, f"the kernel died\n{cell_error_text(cell)}".rstrip(), out_path, log_path)
             except CellExecutionError:
                 write_atomic(nb, out_path)
-                return fail(name, index, cell, cell_error_text(cell), out_path, log_path)
+                message = cell_error_text(cell) or "(the kernel sent no error text)"
+                return fail(name, index, cell, message, out_path, log_path)
             print(f"  [{n}/{len(code)}] cell {index} done in {time.monotonic() - t0:.1f} s", flush=True)
     write_atomic(nb, out_path)
     print(f"== {name}: ok in {time.monotonic() - t_nb:.1f} s -> {out_path}", flush=True)
