@@ -54,8 +54,14 @@ export interface TrainTaskResult {
   seconds: number;
 }
 
-/** Train (variant, seed) to the end, resuming from and saving to its checkpoint. */
-export function trainTask(cfg: ExperimentConfig, p: Paths, variant: Variant, seed: number, onProgress?: OnProgress): TrainTaskResult {
+/**
+ * Train (variant, seed) to the end, resuming from and saving to its checkpoint. `onEpoch` sees
+ * every finished epoch's mean loss (for live loss curves).
+ */
+export function trainTask(
+  cfg: ExperimentConfig, p: Paths, variant: Variant, seed: number, onProgress?: OnProgress,
+  onEpoch?: (epoch: number, loss: number, totalEpochs: number) => void,
+): TrainTaskResult {
   const t0 = Date.now();
   const file = checkpointPath(p, cfg, variant, seed);
   const ds = loadOrCreateDataset(p.dataDir, { size: cfg.datasetSize, seed: cfg.datasetSeed });
@@ -67,10 +73,11 @@ export function trainTask(cfg: ExperimentConfig, p: Paths, variant: Variant, see
     const totalEpochs = s.totalSteps / s.stepsPerEpoch;
     let recent = NaN;
     while (s.step < s.totalSteps) {
-      trainEpoch(ctx, s, (loss) => {
-        recent = Number.isNaN(recent) ? loss : 0.98 * recent + 0.02 * loss;
+      const loss = trainEpoch(ctx, s, (l) => {
+        recent = Number.isNaN(recent) ? l : 0.98 * recent + 0.02 * l;
         if (s.step % 8 === 0) onProgress?.(s.step, s.totalSteps, `${variant} seed ${seed} epoch ${s.epoch + 1}/${totalEpochs} loss ${recent.toFixed(4)}`);
       });
+      onEpoch?.(s.epoch, loss, totalEpochs);
       if (s.epoch % cfg.checkpointEvery === 0 || s.step >= s.totalSteps) saveCheckpoint(file, ctx, s);
     }
     onProgress?.(s.totalSteps, s.totalSteps, `${variant} seed ${seed} ${status}`);
