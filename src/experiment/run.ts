@@ -40,8 +40,8 @@ export interface ExperimentResults {
   meta: Record<string, unknown>;
   config: ExperimentConfig;
   dataset: { size: number; seed: number; distinct: number; possible: number };
-  training: Omit<TrainTaskResult, "epochLosses">[];
-  runs: (Omit<SampleTaskResult, "metrics"> & { metrics: MetricValues })[];
+  training: TrainTaskResult[];
+  runs: SampleTaskResult[];
   baseline: { exact: MetricValues; monteCarlo: MetricValues[] };
   summaries: ModelSummary[];
   table1: Record<string, string | number>[];
@@ -77,35 +77,46 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     runs.map((run) => ({ kind: "sample" as const, variant, seed, run, weights, saveNpy: run === runs[0] })))));
   const sampled = (await runPhase("sample", sampleTasks, o, workers)) as SampleTaskResult[];
 
-  // 4. random baseline, exact and Monte Carlo at the same scale as the models
-  const exact = exactRandomBaseline();
-  const monteCarlo = monteCarloRandomBaseline({ samples: cfg.samples, runs: Math.max(2, runs.length), seed: cfg.sampleSeed });
-
-  // 5. tables
-  const runMetrics: RunMetrics[] = sampled.map((r) => ({ variant: r.variant, seed: r.seed, run: r.run, weights: r.weights, metrics: r.metrics }));
-  const summaries = [baselineSummary(monteCarlo), ...summarizeRuns(runMetrics, variants)];
-  const table1 = table1Rows(summaries, exact);
-  const results: ExperimentResults = {
+  // 4. tables and files
+  const results = assembleResults({
     meta: {
-      command: o.command ?? null, profile: o.profile, variants, seeds, runs: runs.length, startedAt: started.toISOString(),
+      command: o.command ?? null, profile: o.profile, variants, seeds, runs, startedAt: started.toISOString(),
       seconds: (Date.now() - started.getTime()) / 1000, libraryVersion: libraryVersion(), node: process.version,
       tfjs: tf.version_core, backend: backendInfo().name, workers, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "?",
     },
-    config: cfg,
-    dataset: { size: c.images, seed: cfg.datasetSeed, distinct: c.distinct, possible: c.possible },
-    training: training.map(({ epochLosses: _l, ...rest }) => rest),
-    runs: sampled,
-    baseline: { exact, monteCarlo },
-    summaries,
-    table1,
-  };
-  writeJsonAtomic(path.join(paths.outDir, "results.json"), results);
-  writeFileAtomic(path.join(paths.outDir, "table1.csv"), toCsv(table1));
-  writeFileAtomic(path.join(paths.outDir, "table1.md"), table1Markdown(summaries, exact));
-  writeFileAtomic(path.join(paths.outDir, "runs.csv"), toCsv(sampled.map((r) => ({ variant: r.variant, seed: r.seed, run: r.run, weights: r.weights, samples: r.samples, ...r.metrics }))));
-  const losses = training.flatMap((t) => t.epochLosses.map((loss, epoch) => ({ variant: t.variant, seed: t.seed, epoch: epoch + 1, loss })));
-  writeFileAtomic(path.join(paths.outDir, "losses.csv"), toCsv(losses));
+    cfg, variants, dataset: { size: c.images, seed: cfg.datasetSeed, distinct: c.distinct, possible: c.possible }, training, runs: sampled,
+  });
+  writeResults(paths.outDir, results);
   return results;
+}
+
+/**
+ * Tables from training and sampling results: the random baseline (exact, and Monte Carlo at the
+ * models' scale), summaries over runs and seeds, Table 1 rows. Used by runs and by `merge`.
+ */
+export function assembleResults(o: {
+  meta: Record<string, unknown>; cfg: ExperimentConfig; variants: readonly Variant[]; dataset: ExperimentResults["dataset"];
+  training: TrainTaskResult[]; runs: SampleTaskResult[];
+}): ExperimentResults {
+  const runCount = new Set(o.runs.map((r) => r.run)).size;
+  const exact = exactRandomBaseline();
+  const monteCarlo = monteCarloRandomBaseline({ samples: o.cfg.samples, runs: Math.max(2, runCount), seed: o.cfg.sampleSeed });
+  const runMetrics: RunMetrics[] = o.runs.map((r) => ({ variant: r.variant, seed: r.seed, run: r.run, weights: r.weights, metrics: r.metrics }));
+  const summaries = [baselineSummary(monteCarlo), ...summarizeRuns(runMetrics, o.variants)];
+  return {
+    meta: o.meta, config: o.cfg, dataset: o.dataset, training: o.training, runs: o.runs,
+    baseline: { exact, monteCarlo }, summaries, table1: table1Rows(summaries, exact),
+  };
+}
+
+/** Write results.json, table1.csv/.md, runs.csv and losses.csv atomically into `outDir`. */
+export function writeResults(outDir: string, r: ExperimentResults): void {
+  writeJsonAtomic(path.join(outDir, "results.json"), r);
+  writeFileAtomic(path.join(outDir, "table1.csv"), toCsv(r.table1));
+  writeFileAtomic(path.join(outDir, "table1.md"), table1Markdown(r.summaries, r.baseline.exact));
+  writeFileAtomic(path.join(outDir, "runs.csv"), toCsv(r.runs.map((x) => ({ variant: x.variant, seed: x.seed, run: x.run, weights: x.weights, samples: x.samples, ...x.metrics }))));
+  const losses = r.training.flatMap((t) => t.epochLosses.map((loss, epoch) => ({ variant: t.variant, seed: t.seed, epoch: epoch + 1, loss })));
+  writeFileAtomic(path.join(outDir, "losses.csv"), toCsv(losses));
 }
 
 async function runPhase(label: string, tasks: Task[], o: ExperimentOptions, workers: number) {
