@@ -1,7 +1,6 @@
 /** CLI: `npm run experiment -- --variant all --profile quick [--epochs 500 ...]`. Wiring only. */
 import * as path from "path";
 import { resolveConfig } from "../config";
-import { runExperiment } from "../experiment/run";
 import { parseArgs, USAGE } from "./args";
 
 async function main(): Promise<void> {
@@ -14,6 +13,8 @@ async function main(): Promise<void> {
   const outDir = args.outDir ?? path.join("results", args.profile);
   const command = `npm run experiment -- ${process.argv.slice(2).join(" ")}`;
   console.log(`profile ${args.profile}, variants ${args.variants.join(", ")}, out ${outDir}`);
+  // Loaded after argument checks, so `--help` and bad flags answer without loading tfjs.
+  const { runExperiment } = await import("../experiment/run");
   const res = await runExperiment({
     cfg, variants: args.variants, profile: args.profile, command,
     paths: { outDir, dataDir: args.dataDir },
