@@ -8,5 +8,5 @@ for f in assembly/*.ts; do
   name=$(basename "$f" .ts)
   case "$name" in _*|index) continue ;; esac
   npx asc "$f" --outFile "src/kernels/$name.wasm" --optimizeLevel 3 --shrinkLevel 0 --noAssert \
-    --runtime stub --enable simd --disable bulk-memory --initialMemory 16 --exportRuntime=false
+    --runtime stub --enable simd --disable bulk-memory --initialMemory 16
 done

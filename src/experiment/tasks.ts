@@ -21,6 +21,7 @@ import { Variant } from "../model/variants";
 import { Rng } from "../rng";
 import { readCheckpoint, restoreTrainState, saveCheckpoint, TRAINING_KEYS } from "../train/checkpoint";
 import { disposeContext, disposeTrainState, initTrainState, makeContext, trainEpoch } from "../train/trainer";
+import { TrainEngine, trainEpochWasm } from "../kernels/trainer";
 
 export interface Paths {
   /** Output folder of the experiment (results/<profile> by default). */
@@ -51,6 +52,8 @@ export interface TrainTaskResult {
   epochLosses: number[];
   /** "trained", "resumed" (from an unfinished checkpoint) or "reused" (finished checkpoint). */
   status: "trained" | "resumed" | "reused";
+  /** Engine that ran the steps: fused wasm (default) or tfjs (TRAINER=tfjs). */
+  engine: TrainEngine;
   seconds: number;
 }
 
@@ -69,11 +72,15 @@ export function trainTask(
   const exists = fs.existsSync(file);
   const s = exists ? restoreTrainState(file, ctx) : initTrainState(ctx, variant, seed);
   const status: TrainTaskResult["status"] = !exists ? "trained" : s.step >= s.totalSteps ? "reused" : "resumed";
+  // Engine: the fused wasm step (src/kernels/trainer.ts) unless TRAINER=tfjs. Both run the same
+  // step on the same TrainState and random streams, so checkpoints move freely between them.
+  const engine: TrainEngine = process.env.TRAINER === "tfjs" ? "tfjs" : "wasm";
+  const epochFn = engine === "wasm" ? trainEpochWasm : trainEpoch;
   try {
     const totalEpochs = s.totalSteps / s.stepsPerEpoch;
     let recent = NaN;
     while (s.step < s.totalSteps) {
-      const loss = trainEpoch(ctx, s, (l) => {
+      const loss = epochFn(ctx, s, (l) => {
         recent = Number.isNaN(recent) ? l : 0.98 * recent + 0.02 * l;
         if (s.step % 8 === 0) onProgress?.(s.step, s.totalSteps, `${variant} seed ${seed} epoch ${s.epoch + 1}/${totalEpochs} loss ${recent.toFixed(4)}`);
       });
@@ -81,7 +88,7 @@ export function trainTask(
       if (s.epoch % cfg.checkpointEvery === 0 || s.step >= s.totalSteps) saveCheckpoint(file, ctx, s);
     }
     onProgress?.(s.totalSteps, s.totalSteps, `${variant} seed ${seed} ${status}`);
-    return { variant, seed, checkpoint: file, epochs: s.epoch, steps: s.step, epochLosses: s.epochLosses, status, seconds: (Date.now() - t0) / 1000 };
+    return { variant, seed, checkpoint: file, epochs: s.epoch, steps: s.step, epochLosses: s.epochLosses, status, engine, seconds: (Date.now() - t0) / 1000 };
   } finally {
     disposeTrainState(s);
     disposeContext(ctx);

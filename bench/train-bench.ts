@@ -1,0 +1,116 @@
+/**
+ * Training-step speed: ms per optimizer step at batch 64 on the SPEC dataset (2048 images,
+ * 32 steps per epoch), for the tfjs engine (`trainEpoch`) and the fused wasm engine
+ * (`trainEpochWasm`). A timed step is everything a real run does per step: drawing the
+ * randomness, the OneCycle lr/beta1, forward, backward, AdamW and EMA (and, for wasm, its
+ * once-per-epoch copy back into the TrainState tensors).
+ *
+ *   npx ts-node --transpile-only bench/train-bench.ts --variant attention --steps 320
+ *   npx ts-node --transpile-only bench/train-bench.ts --variant all --rounds 3 --torch
+ *
+ * `--torch` alternates each round with bench/torch_ref.py (PyTorch, --threads 1) and prints the
+ * ratios, measured within one run because the machine is shared and noisy.
+ */
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { initBackend } from "../src/backend";
+import { resolveConfig } from "../src/config";
+import { datasetImages, generateDataset } from "../src/data/dataset";
+import { imagesToTokens } from "../src/data/layout";
+import { TrainEngine, trainEpochWasm } from "../src/kernels/trainer";
+import { parseVariant, Variant, VARIANTS } from "../src/model/variants";
+import { disposeContext, disposeTrainState, initTrainState, makeContext, trainEpoch } from "../src/train/trainer";
+
+export interface TrainBenchOptions {
+  variant: Variant;
+  engine: TrainEngine;
+  /** Timed steps (rounded up to whole blocks of `block` steps). */
+  steps: number;
+  /** Steps per timed block (default 32 = one epoch); the median is over blocks. */
+  block?: number;
+  /** Untimed steps first (default 64). */
+  warmup?: number;
+}
+
+export interface TrainBenchResult {
+  variant: Variant;
+  engine: TrainEngine;
+  /** Median over blocks of ms per step. */
+  medianMs: number;
+  /** ms per step of each block. */
+  blockMs: number[];
+  steps: number;
+}
+
+/** Timing with details; see `benchTraining`. */
+export async function benchTrainingBlocks(o: TrainBenchOptions): Promise<TrainBenchResult> {
+  await initBackend();
+  const block = o.block ?? 32;
+  const warmup = o.warmup ?? 64;
+  if (!(block >= 1 && o.steps >= 1 && warmup >= 0)) throw new Error(`bad bench options ${JSON.stringify(o)}`);
+  // batch 64 and a dataset of `block` batches, so one epoch is one timed block
+  const cfg = resolveConfig("paper", { datasetSize: 64 * block });
+  const ctx = makeContext(cfg, imagesToTokens(datasetImages(generateDataset({ size: cfg.datasetSize, seed: 0 }))));
+  const s = initTrainState(ctx, o.variant, 0);
+  const epoch = o.engine === "wasm" ? trainEpochWasm : o.engine === "tfjs" ? trainEpoch : undefined;
+  if (!epoch) throw new Error(`unknown engine '${o.engine as string}' (expected wasm or tfjs)`);
+  try {
+    for (let done = 0; done < warmup; done += block) epoch(ctx, s);
+    const blockMs: number[] = [];
+    for (let done = 0; done < o.steps; done += block) {
+      const t0 = process.hrtime.bigint();
+      epoch(ctx, s);
+      blockMs.push(Number(process.hrtime.bigint() - t0) / 1e6 / block);
+    }
+    const sorted = [...blockMs].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    const medianMs = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    return { variant: o.variant, engine: o.engine, medianMs, blockMs, steps: blockMs.length * block };
+  } finally {
+    disposeTrainState(s);
+    disposeContext(ctx);
+  }
+}
+
+/** Median ms per training step at batch 64 (LR schedule, AdamW and EMA included). */
+export async function benchTraining(o: { variant: Variant; engine: TrainEngine; steps: number }): Promise<number> {
+  return (await benchTrainingBlocks(o)).medianMs;
+}
+
+/** PyTorch's median ms per step from bench/torch_ref.py (single thread), or an error. */
+export function torchTrainMs(variant: Variant, threads = 1): number {
+  const script = path.join(__dirname, "torch_ref.py");
+  const r = spawnSync("/usr/bin/python3", [script, "--variant", variant, "--what", "train", "--threads", String(threads)], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`torch_ref.py failed (${r.status}): ${r.stderr.slice(-500)}`);
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  return JSON.parse(line).median_ms as number;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const arg = (name: string, def: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : def;
+  };
+  const variantArg = arg("variant", "all");
+  const variants = variantArg === "all" ? [...VARIANTS] : variantArg.split(",").map(parseVariant);
+  const steps = Number(arg("steps", "320"));
+  const rounds = Number(arg("rounds", "1"));
+  const torch = argv.includes("--torch");
+  const engines = arg("engines", "tfjs,wasm").split(",") as TrainEngine[];
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of variants) {
+      const row: Record<string, number> = {};
+      if (torch) row.torch = torchTrainMs(variant);
+      for (const engine of engines) row[engine] = await benchTraining({ variant, engine, steps });
+      const ratios = torch ? Object.fromEntries(engines.map((e) => [`torch/${e}`, +(row.torch / row[e]).toFixed(2)])) : {};
+      console.log(JSON.stringify({ round, variant, msPerStep: Object.fromEntries(Object.entries(row).map(([k, v]) => [k, +v.toFixed(4)])), ...ratios }));
+    }
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
