@@ -16,7 +16,8 @@ import { makeSchedule } from "../ddpm/schedule";
 import { evaluateTokens, MetricValues } from "../eval/metrics";
 import { saveNpy } from "../io/npy";
 import { networkEpsModel } from "../model/eps-model";
-import { disposeParams, unpackTensors, packedLayout } from "../model/packed";
+import { disposeParams, unpackArrays, unpackTensors, packedLayout } from "../model/packed";
+import { wasmSampleTokens } from "../kernels/sampler";
 import { Variant } from "../model/variants";
 import { Rng } from "../rng";
 import { readCheckpoint, restoreTrainState, saveCheckpoint, TRAINING_KEYS } from "../train/checkpoint";
@@ -104,6 +105,8 @@ export interface SampleTaskResult {
   samples: number;
   /** Path of the saved samples (.npy, NHWC [n, 4, 4, 3] in [-1, 1]) or null. */
   npy: string | null;
+  /** Sampler that ran: fused wasm (default) or tfjs (SAMPLER=tfjs); same distribution, different noise streams. */
+  engine: "wasm" | "tfjs";
   seconds: number;
 }
 
@@ -123,10 +126,15 @@ export function sampleTask(
   try {
     const schedule = makeSchedule({ steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
     const rng = new Rng(cfg.sampleSeed + run).split("sample");
-    const tokens = sampleTokens(networkEpsModel(params, variant), schedule, {
+    const sampleOpts = {
       n: cfg.samples, batch: cfg.sampleBatch, rng,
-      onStep: (done, total) => { if (done % 20 === 0 || done === total) o.onProgress?.(done, total, `${variant} seed ${seed} run ${run}`); },
-    });
+      onStep: (done: number, total: number) => { if (done % 20 === 0 || done === total) o.onProgress?.(done, total, `${variant} seed ${seed} run ${run}`); },
+    };
+    // Engine: the fused wasm sampler (src/kernels/sampler.ts) unless SAMPLER=tfjs (TODO: config key).
+    const engine: SampleTaskResult["engine"] = process.env.SAMPLER === "tfjs" ? "tfjs" : "wasm";
+    const tokens = engine === "wasm"
+      ? wasmSampleTokens(unpackArrays(layout, theta.dataSync() as Float32Array), variant, schedule, sampleOpts)
+      : sampleTokens(networkEpsModel(params, variant), schedule, sampleOpts);
     const ds = loadOrCreateDataset(p.dataDir, { size: cfg.datasetSize, seed: cfg.datasetSeed });
     const metrics = evaluateTokens(tokens, datasetImageKeys(ds));
     let npy: string | null = null;
@@ -134,7 +142,7 @@ export function sampleTask(
       npy = path.join(p.outDir, "samples", `${variant}-seed${seed}-run${run}-${weights}.npy`);
       saveNpy(npy, tokensToImages(tokens), [cfg.samples, 4, 4, 3]);
     }
-    return { variant, seed, run, weights, metrics, samples: cfg.samples, npy, seconds: (Date.now() - t0) / 1000 };
+    return { variant, seed, run, weights, metrics, samples: cfg.samples, npy, engine, seconds: (Date.now() - t0) / 1000 };
   } finally {
     disposeParams(params);
     theta.dispose();

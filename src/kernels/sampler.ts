@@ -1,0 +1,336 @@
+/**
+ * Fused WebAssembly SIMD sampler: the same ancestral DDPM sampling as `sampleTokens` +
+ * `networkEpsModel` (SPEC "DDPM"; no clipping, no noise at t = 0), with the whole network and the
+ * update of one sample computed in one pass by `assembly/sample.ts` (compiled to `sample.wasm`
+ * next to this file by `npm run build:wasm`).
+ *
+ * What this file does on the TypeScript side:
+ * 1. folds the weights: M = Wq Wk^T / sqrt(32) (attention, top1) and Wvo = Wv Wout, so that
+ *    softmax(q k^T / sqrt(d)) and out(h + A V) cost one 32x32 and two 32x12 products per token;
+ * 2. tabulates per timestep the biases conv1.b + timeMLP(t) [T, 32] and the step coefficients
+ *    c1 = 1/sqrt(alpha_t), c2 = beta_t / sqrt(1 - alphaBar_t), sigma_t = sqrt(beta_t) (0 at t = 0);
+ * 3. moves tokens [n, 4, 12] in and out of the kernel's feature-major layout [n, 12, 4].
+ *
+ * Noise. `noise: "wasm"` (default) draws x_T and every z_t inside the kernel from 8 xoshiro128**
+ * streams seeded from `rng` plus a vectorised Box-Muller transform. That stream differs from the
+ * tfjs engine's (`Rng.fillNormal`), so a seed gives different samples than `sampleTokens` gives,
+ * identically distributed. The stream also depends on `batch` (chunks of a batch run several steps
+ * at a time). `noise: "rng"` draws x_T and z_t with `rng.fillNormal` in exactly the order
+ * `sampleTokens` does: the samples then equal the tfjs engine's up to float32 rounding (slower:
+ * JS noise costs several ms per step at batch 10 000).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { Schedule, stepCoefficients } from "../ddpm/schedule";
+import { HIDDEN, ParamArrays, paramSpecs } from "../model/params";
+import { Variant } from "../model/variants";
+import { Rng } from "../rng";
+
+/** Path of the compiled kernel (built from assembly/sample.ts). */
+export const SAMPLE_WASM = path.join(__dirname, "sample.wasm");
+
+const VARIANT_CODE: Record<Variant, number> = { cnn: 0, attention: 1, identity: 2, top1: 3 };
+const SAMPLE_BYTES = 192; // 48 float32
+/** Steps one chunk of samples runs before the next chunk, in `noise: "wasm"` mode. */
+const BLOCK_STEPS = 25;
+
+/**
+ * The few WebAssembly API pieces used here, typed locally: tsconfig's lib (ES2020, no DOM) and
+ * @types/node 20 declare no `WebAssembly` global.
+ */
+interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface KernelExports {
+  memory: WasmMemory;
+  fixedBase(): number;
+  dynamicBase(): number;
+  chunkSize(): number;
+  fillNormals(out: number, nVec: number): void;
+  run(variant: number, coef: number, b1: number, x: number, n: number, tHi: number, tLo: number, z: number): void;
+  eps(variant: number, b1: number, x: number, n: number, out: number): void;
+  expArray(inp: number, out: number, nVec: number): void;
+  logArray(inp: number, out: number, nVec: number): void;
+}
+
+// Byte offsets of the weight block in the kernel's fixed region (assembly/sample.ts).
+const OFF_W1T = 0;
+const OFF_MT = 1536;
+const OFF_WOT = 5632;
+const OFF_WVOT = 7168;
+const OFF_BO = 8704;
+const OFF_RNG = 8768;
+
+let compiled: object | undefined;
+
+/** One kernel instance with its own memory and a bump allocator above the fixed region. */
+class Kernel {
+  readonly k: KernelExports;
+  private top: number;
+
+  constructor() {
+    compiled ??= new WASM.Module(fs.readFileSync(SAMPLE_WASM));
+    this.k = new WASM.Instance(compiled, {}).exports as KernelExports;
+    this.top = this.k.dynamicBase();
+  }
+
+  /** Reserve `bytes` (64-byte aligned), growing the memory as needed; returns the address. */
+  alloc(bytes: number): number {
+    const p = this.top;
+    this.top = (p + bytes + 63) & ~63;
+    const need = this.top - this.k.memory.buffer.byteLength;
+    if (need > 0) this.k.memory.grow(Math.ceil(need / 65536));
+    return p;
+  }
+
+  /** Float32 view of `len` values at address p (re-create after any alloc: growth detaches views). */
+  f32(p: number, len: number): Float32Array {
+    return new Float32Array(this.k.memory.buffer, p, len);
+  }
+
+  writeF32(p: number, data: ArrayLike<number>): void {
+    this.f32(p, data.length).set(data);
+  }
+}
+
+// ---------------------------------------------------------------- weights and tables
+function checkParams(params: ParamArrays, variant: Variant): void {
+  for (const s of paramSpecs(variant)) {
+    const a = params[s.name];
+    const size = s.shape.reduce((x, y) => x * y, 1);
+    if (!a || a.length !== size) throw new Error(`${variant}: parameter '${s.name}' missing or of size ${a?.length}, expected ${size}`);
+  }
+}
+
+/** Write the folded weights of `variant` into the kernel's weight block. */
+function loadWeights(kr: Kernel, params: ParamArrays, variant: Variant): void {
+  checkParams(params, variant);
+  const base = kr.k.fixedBase();
+  const H = HIDDEN;
+  const w1 = params["conv1.w"]; // [12, 32]
+  const wo = params["out.w"]; // [32, 12]
+  const w1t = new Float32Array(H * 12);
+  for (let k = 0; k < H; k++) for (let f = 0; f < 12; f++) w1t[k * 12 + f] = w1[f * H + k];
+  const wot = new Float32Array(12 * H);
+  for (let f = 0; f < 12; f++) for (let k = 0; k < H; k++) wot[f * H + k] = wo[k * 12 + f];
+  const bo = new Float32Array(16);
+  for (let f = 0; f < 12; f++) bo[f] = params["out.b"][f % 3];
+  kr.writeF32(base + OFF_W1T, w1t);
+  kr.writeF32(base + OFF_WOT, wot);
+  kr.writeF32(base + OFF_BO, bo);
+  if (variant === "cnn") return;
+  // Wvo = Wv Wout [32, 12], stored transposed [12][32]; float64 sums, rounded once.
+  const wv = params["attn.wv"];
+  const wvot = new Float32Array(12 * H);
+  for (let k = 0; k < H; k++) {
+    for (let f = 0; f < 12; f++) {
+      let acc = 0;
+      for (let m = 0; m < H; m++) acc += wv[k * H + m] * wo[m * 12 + f];
+      wvot[f * H + k] = acc;
+    }
+  }
+  kr.writeF32(base + OFF_WVOT, wvot);
+  if (variant === "identity") return;
+  // M = Wq Wk^T / sqrt(32), stored transposed: MT[k][l] = M[l, k].
+  const wq = params["attn.wq"];
+  const wk = params["attn.wk"];
+  const mt = new Float32Array(H * H);
+  for (let l = 0; l < H; l++) {
+    for (let k = 0; k < H; k++) {
+      let acc = 0;
+      for (let m = 0; m < H; m++) acc += wq[l * H + m] * wk[k * H + m];
+      mt[k * H + l] = acc / Math.sqrt(H);
+    }
+  }
+  kr.writeF32(base + OFF_MT, mt);
+}
+
+const HALF = HIDDEN / 2;
+const FREQS = Float32Array.from({ length: HALF }, (_, i) => Math.exp((-Math.log(10000) * i) / HALF));
+
+/**
+ * conv1.b + timeMLP(sinusoidal(t)) for one integer timestep: [32]. Float64 arithmetic on the
+ * float32 arguments tfjs uses (t f_i rounded to float32), rounded once at the end.
+ */
+export function timeBias(params: ParamArrays, t: number): Float32Array {
+  const H = HIDDEN;
+  const emb = new Float64Array(H);
+  for (let i = 0; i < HALF; i++) {
+    const arg = Math.fround(t * FREQS[i]);
+    emb[i] = Math.fround(Math.sin(arg));
+    emb[HALF + i] = Math.fround(Math.cos(arg));
+  }
+  const w1 = params["time.w1"], b1 = params["time.b1"], w2 = params["time.w2"], b2 = params["time.b2"];
+  const hid = new Float64Array(H);
+  for (let k = 0; k < H; k++) {
+    let a = b1[k];
+    for (let i = 0; i < H; i++) a += emb[i] * w1[i * H + k];
+    hid[k] = a / (1 + Math.exp(-a)); // SiLU
+  }
+  const out = new Float32Array(H);
+  for (let k = 0; k < H; k++) {
+    let a = b2[k];
+    for (let i = 0; i < H; i++) a += hid[i] * w2[i * H + k];
+    out[k] = params["conv1.b"][k] + a;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- layout moves
+/** tokens [n, 4, 12] (from sample `from`) -> kernel layout [n, 12, 4]. */
+function toLanes(tokens: Float32Array, from: number, n: number, dst: Float32Array): void {
+  for (let s = 0; s < n; s++) {
+    const o = s * 48;
+    const i = (from + s) * 48;
+    for (let q = 0; q < 4; q++) for (let f = 0; f < 12; f++) dst[o + f * 4 + q] = tokens[i + q * 12 + f];
+  }
+}
+
+/** kernel layout [n, 12, 4] -> tokens [n, 4, 12] (at sample `to`). */
+function fromLanes(src: Float32Array, n: number, tokens: Float32Array, to: number): void {
+  for (let s = 0; s < n; s++) {
+    const o = s * 48;
+    const i = (to + s) * 48;
+    for (let q = 0; q < 4; q++) for (let f = 0; f < 12; f++) tokens[i + q * 12 + f] = src[o + f * 4 + q];
+  }
+}
+
+/** Seed the kernel's 8 xoshiro128** streams with 32 words drawn from `rng`. */
+function seedNoise(kr: Kernel, rng: Rng): void {
+  const st = new Uint32Array(kr.k.memory.buffer, kr.k.fixedBase() + OFF_RNG, 32);
+  for (let i = 0; i < 32; i++) st[i] = rng.nextU32();
+  // Layout: set A s0..s3 then set B s0..s3, each a 4-lane vector; a lane's state must not be all zero.
+  for (let set = 0; set < 2; set++) {
+    for (let lane = 0; lane < 4; lane++) {
+      const w = (j: number) => set * 16 + j * 4 + lane;
+      if ((st[w(0)] | st[w(1)] | st[w(2)] | st[w(3)]) === 0) st[w(0)] = 1;
+    }
+  }
+}
+
+function checkCount(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+}
+
+// ---------------------------------------------------------------- public API
+export interface WasmSampleOptions {
+  /** Number of samples. */
+  n: number;
+  /** Samples per batch (bounds memory: 2 x batch x 192 bytes). */
+  batch: number;
+  /** Seeds the kernel's noise streams ("wasm") or draws every normal ("rng"). */
+  rng: Rng;
+  /** Called after every denoising step of every batch ("wasm" mode reports steps in blocks of 25). */
+  onStep?: (done: number, total: number) => void;
+  /** Noise source, see the file comment. Default "wasm". */
+  noise?: "wasm" | "rng";
+}
+
+/**
+ * Draw `n` samples with the fused kernel; returns tokens [n, 4, 12] in the model's [-1, 1] space
+ * (no clipping), like `sampleTokens(networkEpsModel(params, variant), s, o)`.
+ * @param params named float32 parameters (src/model/params.ts layout)
+ */
+export function wasmSampleTokens(params: ParamArrays, variant: Variant, s: Schedule, o: WasmSampleOptions): Float32Array {
+  checkCount("n", o.n);
+  checkCount("batch", o.batch);
+  const noise = o.noise ?? "wasm";
+  if (noise !== "wasm" && noise !== "rng") throw new Error(`noise must be "wasm" or "rng", got '${String(noise)}'`);
+  const T = s.options.steps;
+  const kr = new Kernel();
+  loadWeights(kr, params, variant);
+
+  // 1. Per-timestep tables: coefficients [T][4] and biases [T][32].
+  const coefP = kr.alloc(T * 16);
+  const b1P = kr.alloc(T * HIDDEN * 4);
+  const bMax = Math.min(o.batch, o.n);
+  const xP = kr.alloc(bMax * SAMPLE_BYTES);
+  const zP = noise === "rng" ? kr.alloc(bMax * SAMPLE_BYTES) : 0;
+  const coef = new Float32Array(T * 4);
+  const b1 = new Float32Array(T * HIDDEN);
+  for (let t = 0; t < T; t++) {
+    const { c1, c2, sigma } = stepCoefficients(s, t);
+    coef.set([c1, c2, sigma, 0], t * 4);
+    b1.set(timeBias(params, t), t * HIDDEN);
+  }
+  kr.writeF32(coefP, coef);
+  kr.writeF32(b1P, b1);
+  if (noise === "wasm") seedNoise(kr, o.rng);
+
+  // 2. Batches: x_T ~ N(0, I), then T ancestral steps.
+  const out = new Float32Array(o.n * 48);
+  const code = VARIANT_CODE[variant];
+  const total = Math.ceil(o.n / o.batch) * T;
+  let done = 0;
+  for (let start = 0; start < o.n; start += o.batch) {
+    const B = Math.min(o.batch, o.n - start);
+    // "rng" mode: draw B * 48 normals per step, in sampleTokens' order.
+    const buf = noise === "rng" ? new Float32Array(B * 48) : null;
+    if (buf) {
+      o.rng.fillNormal(buf);
+      toLanes(buf, 0, B, kr.f32(xP, B * 48));
+    } else {
+      kr.k.fillNormals(xP, B * 12);
+    }
+    for (let t = T - 1; t >= 0; ) {
+      if (buf) {
+        if (t > 0) {
+          o.rng.fillNormal(buf);
+          toLanes(buf, 0, B, kr.f32(zP, B * 48));
+        }
+        kr.k.run(code, coefP, b1P, xP, B, t, t, t > 0 ? zP : 0);
+        o.onStep?.(++done, total);
+        t--;
+      } else {
+        const lo = Math.max(t - BLOCK_STEPS + 1, 0);
+        kr.k.run(code, coefP, b1P, xP, B, t, lo, 0);
+        for (let i = t; i >= lo; i--) o.onStep?.(++done, total);
+        t = lo - 1;
+      }
+    }
+    fromLanes(kr.f32(xP, B * 48), B, out, start);
+  }
+  return out;
+}
+
+/** eps(x, t) of the kernel's network for tokens [B, 4, 12] at one timestep (for tests). */
+export function wasmEps(params: ParamArrays, variant: Variant, tokens: Float32Array, t: number): Float32Array {
+  if (tokens.length % 48 !== 0) throw new Error(`expected tokens [B, 4, 12], got ${tokens.length} values`);
+  const B = tokens.length / 48;
+  const kr = new Kernel();
+  loadWeights(kr, params, variant);
+  const b1P = kr.alloc(HIDDEN * 4);
+  const xP = kr.alloc(B * SAMPLE_BYTES);
+  const eP = kr.alloc(B * SAMPLE_BYTES);
+  kr.writeF32(b1P, timeBias(params, t));
+  toLanes(tokens, 0, B, kr.f32(xP, B * 48));
+  kr.k.eps(VARIANT_CODE[variant], b1P, xP, B, eP);
+  const out = new Float32Array(B * 48);
+  fromLanes(kr.f32(eP, B * 48), B, out, 0);
+  return out;
+}
+
+/** `count` (a multiple of 8) standard normals from the kernel's generator seeded by `rng` (for tests). */
+export function wasmNormals(rng: Rng, count: number): Float32Array {
+  if (!Number.isInteger(count) || count < 8 || count % 8 !== 0) throw new Error(`count must be a positive multiple of 8, got ${count}`);
+  const kr = new Kernel();
+  seedNoise(kr, rng);
+  const p = kr.alloc(count * 4);
+  kr.k.fillNormals(p, count / 4);
+  return kr.f32(p, count).slice();
+}
+
+/** The kernel's vectorised exp or log on `x` (length a multiple of 4; for accuracy tests). */
+export function wasmMath(fn: "exp" | "log", x: Float32Array): Float32Array {
+  if (x.length % 4 !== 0) throw new Error(`length must be a multiple of 4, got ${x.length}`);
+  const kr = new Kernel();
+  const i = kr.alloc(x.length * 4);
+  const o = kr.alloc(x.length * 4);
+  kr.writeF32(i, x);
+  (fn === "exp" ? kr.k.expArray : kr.k.logArray)(i, o, x.length / 4);
+  return kr.f32(o, x.length).slice();
+}
