@@ -37,9 +37,17 @@ export interface TrainBenchResult {
   engine: TrainEngine;
   /** Median over blocks of ms per step. */
   medianMs: number;
-  /** ms per step of each block. */
+  /** ms per step of each block (wall clock). */
   blockMs: number[];
+  /** Median over blocks of this process's CPU ms per step: less sensitive to a busy machine. */
+  cpuMedianMs: number;
   steps: number;
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Timing with details; see `benchTraining`. */
@@ -57,15 +65,16 @@ export async function benchTrainingBlocks(o: TrainBenchOptions): Promise<TrainBe
   try {
     for (let done = 0; done < warmup; done += block) epoch(ctx, s);
     const blockMs: number[] = [];
+    const cpuMs: number[] = [];
     for (let done = 0; done < o.steps; done += block) {
       const t0 = process.hrtime.bigint();
+      const c0 = process.cpuUsage();
       epoch(ctx, s);
+      const c = process.cpuUsage(c0);
       blockMs.push(Number(process.hrtime.bigint() - t0) / 1e6 / block);
+      cpuMs.push((c.user + c.system) / 1e3 / block);
     }
-    const sorted = [...blockMs].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    const medianMs = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    return { variant: o.variant, engine: o.engine, medianMs, blockMs, steps: blockMs.length * block };
+    return { variant: o.variant, engine: o.engine, medianMs: median(blockMs), blockMs, cpuMedianMs: median(cpuMs), steps: blockMs.length * block };
   } finally {
     disposeTrainState(s);
     disposeContext(ctx);
@@ -100,10 +109,16 @@ async function main(argv: string[]): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     for (const variant of variants) {
       const row: Record<string, number> = {};
+      const cpu: Record<string, number> = {};
       if (torch) row.torch = torchTrainMs(variant);
-      for (const engine of engines) row[engine] = await benchTraining({ variant, engine, steps });
+      for (const engine of engines) {
+        const r = await benchTrainingBlocks({ variant, engine, steps });
+        row[engine] = r.medianMs;
+        cpu[engine] = +r.cpuMedianMs.toFixed(4);
+      }
       const ratios = torch ? Object.fromEntries(engines.map((e) => [`torch/${e}`, +(row.torch / row[e]).toFixed(2)])) : {};
-      console.log(JSON.stringify({ round, variant, msPerStep: Object.fromEntries(Object.entries(row).map(([k, v]) => [k, +v.toFixed(4)])), ...ratios }));
+      const round4 = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, +v.toFixed(4)]));
+      console.log(JSON.stringify({ round, variant, msPerStep: round4(row), ...ratios, cpuMsPerStep: cpu }));
     }
   }
 }
