@@ -112,6 +112,15 @@ export class Rng {
     return out;
   }
 
+  /**
+   * Fill `out` with Gumbel(0, 1) draws -log(-log(u)). Computed in float64: a uniform stored to
+   * float32 first can round to exactly 1 and give an infinite draw (it did, once in ~5M draws).
+   */
+  fillGumbel(out: Float32Array): Float32Array {
+    for (let i = 0; i < out.length; i++) out[i] = -Math.log(-Math.log(this.uniformOpen()));
+    return out;
+  }
+
   /** Fisher-Yates permutation of 0..n-1. */
   permutation(n: number): Int32Array {
     const p = new Int32Array(n);

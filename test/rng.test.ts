@@ -37,3 +37,18 @@ describe("Rng", () => {
     expect(() => new Rng(1.5)).toThrow(/1.5/);
   });
 });
+
+describe("Gumbel draws", () => {
+  it("are finite even where a float32 uniform would round to 1", () => {
+    const r = new Rng(11);
+    const g = r.fillGumbel(new Float32Array(1 << 20));
+    let mean = 0;
+    for (const x of g) {
+      expect(Number.isFinite(x)).toBe(true);
+      mean += x / g.length;
+    }
+    expect(Math.abs(mean - 0.5772156649)).toBeLessThan(0.01); // Euler-Mascheroni
+    // the largest uniform the generator can give rounds to 1 in float32: the old path overflowed
+    expect(Math.fround((4294967295 + 0.5) / 4294967296)).toBe(1);
+  });
+});

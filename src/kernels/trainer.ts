@@ -104,8 +104,7 @@ export function drawStepNoise(s: TrainState, B: number, T: number): StepNoise {
   const eps = s.rngs.noise.fillNormal(new Float32Array(B * 48));
   let gumbel: Float32Array | undefined;
   if (s.variant === "top1") {
-    gumbel = s.rngs.gumbel.fillUniform(new Float32Array(B * 16));
-    for (let i = 0; i < gumbel.length; i++) gumbel[i] = -Math.log(-Math.log(gumbel[i]));
+    gumbel = s.rngs.gumbel.fillGumbel(new Float32Array(B * 16));
   }
   return { t, eps, gumbel };
 }

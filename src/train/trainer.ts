@@ -104,8 +104,7 @@ export function trainStep(ctx: TrainContext, s: TrainState, index: Int32Array): 
   const epsArr = s.rngs.noise.fillNormal(new Float32Array(B * 48));
   let gumbelArr: Float32Array | undefined;
   if (s.variant === "top1") {
-    gumbelArr = s.rngs.gumbel.fillUniform(new Float32Array(B * 16));
-    for (let i = 0; i < gumbelArr.length; i++) gumbelArr[i] = -Math.log(-Math.log(gumbelArr[i]));
+    gumbelArr = s.rngs.gumbel.fillGumbel(new Float32Array(B * 16));
   }
   const sched = oneCycleAt(s.step, {
     maxLr: cfg.lr, totalSteps: s.totalSteps, pctStart: cfg.pctStart, divFactor: cfg.divFactor,
