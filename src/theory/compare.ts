@@ -1,0 +1,205 @@
+/**
+ * Machines vs trained networks (Kamb & Ganguli 2024, Sec. 5): along the network's own sampling
+ * trajectories, how much of the network's eps does a machine explain at each timestep (r^2), and
+ * how close are the final images that network and machine produce from the same noise (Pearson r
+ * per sample, median over samples).
+ *
+ * r^2 at timestep t is the coefficient of determination with the network as reference, pooled over
+ * samples, quadrants and features:  r^2 = 1 - sum (eps_net - eps_mach)^2 / sum (eps_net - mean eps_net)^2.
+ * It is 1 only for identical outputs and can be negative. The squared Pearson correlation rho^2 is
+ * reported beside it (it ignores offsets and scale).
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { EpsModel, SampleOptions } from "../ddpm/sampler";
+import { ddpmStep, Schedule } from "../ddpm/schedule";
+import { Rng } from "../rng";
+import { ScoreMachine } from "./machines";
+
+/** Per-timestep agreement of machines with a network; arrays indexed by timestep t = 0 .. T-1. */
+export interface TrajectoryComparison {
+  /** Number of trajectories (samples). */
+  n: number;
+  /** Coefficient of determination per machine name, [T]. */
+  r2: Record<string, number[]>;
+  /** Squared Pearson correlation per machine name, [T]. */
+  rho2: Record<string, number[]>;
+  /** r^2 of the clean-image estimates x0 = (x_t - sqrt(1 - aBar) eps) / sqrt(aBar), per machine, [T]. */
+  r2X0: Record<string, number[]>;
+  /** One number per machine: 1 - sum_t w_t SSE_t / sum_t w_t SST_t with the training loss weights w_t = 1 - aBar_t. */
+  r2Pooled: Record<string, number>;
+  /** The network's final samples, tokens [n, 4, 12]; identical to sampleTokens with the same options. */
+  finalTokens: Float32Array;
+}
+
+interface Sums {
+  n: number;
+  sa: number; saa: number; sb: number; sbb: number; sab: number; sse: number;
+}
+
+const zeroSums = (): Sums => ({ n: 0, sa: 0, saa: 0, sb: 0, sbb: 0, sab: 0, sse: 0 });
+
+function accumulate(s: Sums, ref: ArrayLike<number>, other: ArrayLike<number>): void {
+  for (let i = 0; i < ref.length; i++) {
+    const a = ref[i];
+    const b = other[i];
+    s.sa += a; s.saa += a * a; s.sb += b; s.sbb += b * b; s.sab += a * b; s.sse += (a - b) * (a - b);
+  }
+  s.n += ref.length;
+}
+
+function r2Of(s: Sums): number {
+  const sst = s.saa - (s.sa * s.sa) / s.n;
+  return 1 - s.sse / sst;
+}
+
+/** Loss-weighted r^2 over all timesteps: 1 - sum_t w_t SSE_t / sum_t w_t SST_t, w_t = 1 - aBar_t (SPEC loss weight). */
+function pooledR2(perT: Sums[], s: Schedule): number {
+  let sse = 0, sst = 0;
+  perT.forEach((x, t) => {
+    sse += s.lossWeights[t] * x.sse;
+    sst += s.lossWeights[t] * (x.saa - (x.sa * x.sa) / x.n);
+  });
+  return 1 - sse / sst;
+}
+
+function rho2Of(s: Sums): number {
+  const cov = s.sab - (s.sa * s.sb) / s.n;
+  const va = s.saa - (s.sa * s.sa) / s.n;
+  const vb = s.sbb - (s.sb * s.sb) / s.n;
+  return (cov * cov) / (va * vb);
+}
+
+/**
+ * Sample with `model` exactly as `sampleTokens` does (same noise draws in the same order) and, at
+ * every step, evaluate every machine on the network's own x_t and compare its eps with the network's.
+ */
+export function compareAlongTrajectory(model: EpsModel, machines: readonly ScoreMachine[], s: Schedule, o: SampleOptions): TrajectoryComparison {
+  const T = s.options.steps;
+  const sums = machines.map(() => Array.from({ length: T }, zeroSums));
+  const sumsX0 = machines.map(() => Array.from({ length: T }, zeroSums));
+  const out = new Float32Array(o.n * 48);
+  const total = Math.ceil(o.n / o.batch) * T;
+  let done = 0;
+  for (let start = 0; start < o.n; start += o.batch) {
+    const B = Math.min(o.batch, o.n - start);
+    const noise = new Float32Array(B * 48);
+    let x = tf.tensor3d(o.rng.fillNormal(noise), [B, 4, 12]);
+    for (let t = T - 1; t >= 0; t--) {
+      const z = t > 0 ? tf.tensor3d(o.rng.fillNormal(noise), [B, 4, 12]) : null;
+      const eps = model(x, t);
+      const xs = x.dataSync();
+      const es = eps.dataSync();
+      const netX0 = x0FromEps(xs, es, s.alphaBars[t]);
+      machines.forEach((m, i) => {
+        const em = m.eps(xs, t);
+        accumulate(sums[i][t], es, em);
+        accumulate(sumsX0[i][t], netX0, x0FromEps(xs, em, s.alphaBars[t]));
+      });
+      const next = tf.tidy(() => ddpmStep(s, eps, t, x, z)) as tf.Tensor3D;
+      eps.dispose();
+      x.dispose();
+      z?.dispose();
+      x = next;
+      o.onStep?.(++done, total);
+    }
+    out.set(x.dataSync(), start * 48);
+    x.dispose();
+  }
+  const r2: Record<string, number[]> = {};
+  const rho2: Record<string, number[]> = {};
+  const r2X0: Record<string, number[]> = {};
+  const r2Pooled: Record<string, number> = {};
+  machines.forEach((m, i) => {
+    r2[m.name] = sums[i].map(r2Of);
+    rho2[m.name] = sums[i].map(rho2Of);
+    r2X0[m.name] = sumsX0[i].map(r2Of);
+    r2Pooled[m.name] = pooledR2(sums[i], s);
+  });
+  return { n: o.n, r2, rho2, r2X0, r2Pooled, finalTokens: out };
+}
+
+/** x0 = (x_t - sqrt(1 - aBar) eps) / sqrt(aBar) (DDPM Eq. 15 of Ho et al.), float64. */
+function x0FromEps(x: ArrayLike<number>, eps: ArrayLike<number>, alphaBar: number): Float64Array {
+  const a = Math.sqrt(alphaBar), sg = Math.sqrt(1 - alphaBar);
+  return Float64Array.from({ length: x.length }, (_, i) => (x[i] - sg * eps[i]) / a);
+}
+
+/**
+ * r^2 of eps on the forward process instead of the network's trajectories: x_t = sqrt(aBar) x0 +
+ * sqrt(1 - aBar) z with x0 drawn from the training tokens [N, 4, 12] (the distribution the network
+ * was trained on), for every timestep: r^2 per machine [T], and the loss-weighted pooled r^2. Uses
+ * `n` images and one z per image.
+ */
+export function compareOnForwardProcess(
+  model: EpsModel, machines: readonly ScoreMachine[], s: Schedule, tokens: ArrayLike<number>, o: { n: number; rng: Rng },
+): { r2: Record<string, number[]>; r2Pooled: Record<string, number> } {
+  const N = tokens.length / 48;
+  const x0 = new Float64Array(o.n * 48);
+  const z = new Float64Array(o.n * 48);
+  for (let b = 0; b < o.n; b++) {
+    const i = o.rng.int(N);
+    for (let j = 0; j < 48; j++) { x0[b * 48 + j] = tokens[i * 48 + j]; z[b * 48 + j] = o.rng.normal(); }
+  }
+  const T = s.options.steps;
+  const perT = machines.map(() => Array.from({ length: T }, zeroSums));
+  const xt = new Float32Array(o.n * 48);
+  for (let t = 0; t < T; t++) {
+    const a = s.sqrtAlphaBars[t], sg = s.sqrtOneMinusAlphaBars[t];
+    for (let j = 0; j < xt.length; j++) xt[j] = a * x0[j] + sg * z[j];
+    const x = tf.tensor3d(xt, [o.n, 4, 12]);
+    const eps = model(x, t);
+    const es = eps.dataSync();
+    machines.forEach((m, i) => accumulate(perT[i][t], es, m.eps(xt, t)));
+    x.dispose();
+    eps.dispose();
+  }
+  return {
+    r2: Object.fromEntries(machines.map((m, i) => [m.name, perT[i].map(r2Of)])),
+    r2Pooled: Object.fromEntries(machines.map((m, i) => [m.name, pooledR2(perT[i], s)])),
+  };
+}
+
+/** Pearson correlation of two equal-length vectors (NaN when either is constant). */
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>, ao = 0, bo = 0, len = a.length): number {
+  let sa = 0, sb = 0;
+  for (let i = 0; i < len; i++) { sa += a[ao + i]; sb += b[bo + i]; }
+  const ma = sa / len, mb = sb / len;
+  let cov = 0, va = 0, vb = 0;
+  for (let i = 0; i < len; i++) {
+    const da = a[ao + i] - ma, db = b[bo + i] - mb;
+    cov += da * db; va += da * da; vb += db * db;
+  }
+  return cov / Math.sqrt(va * vb);
+}
+
+/** Pearson r between corresponding images of two sample sets (tokens [n, 4, 12] each): [n]. */
+export function perSamplePearson(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
+  if (a.length !== b.length || a.length % 48 !== 0) throw new Error(`perSamplePearson: sizes ${a.length} and ${b.length} differ or are not [n, 4, 12]`);
+  const n = a.length / 48;
+  return Float64Array.from({ length: n }, (_, i) => pearson(a, b, i * 48, i * 48, 48));
+}
+
+/** Quantile (linear interpolation) of finite values; NaN when there are none. */
+export function quantile(xs: ArrayLike<number>, p: number): number {
+  const v = Array.from(xs).filter(Number.isFinite).sort((x, y) => x - y);
+  if (v.length === 0) return NaN;
+  const pos = p * (v.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(lo + 1, v.length - 1);
+  return v[lo] + (pos - lo) * (v[hi] - v[lo]);
+}
+
+/** Timesteps at which r^2 is quoted in summaries (0-based, of T = 1000 by default). */
+export function quoteTimesteps(T: number): number[] {
+  return [0, 10, 50, 100, 250, 500, 750, T - 1].filter((t, i, a) => t < T && a.indexOf(t) === i);
+}
+
+/** Per-image r^2 = 1 - ||a - b||^2 / ||a - mean a||^2 with `a` (the network's image) as reference: [n]. */
+export function perSampleR2(a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
+  if (a.length !== b.length || a.length % 48 !== 0) throw new Error(`perSampleR2: sizes ${a.length} and ${b.length} differ or are not [n, 4, 12]`);
+  return Float64Array.from({ length: a.length / 48 }, (_, i) => {
+    const s = zeroSums();
+    accumulate(s, Array.prototype.slice.call(a, i * 48, i * 48 + 48), Array.prototype.slice.call(b, i * 48, i * 48 + 48));
+    return r2Of(s);
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * Plotly figures (plain `{data, layout}` JSON) for the score-machine comparison of
+ * `runTheory` (theory.json): r^2 against t per trained variant, median Pearson r of final images,
+ * and the `functional` consistency of machines beside trained models.
+ */
+import { PlotlyFigure } from "../plot/figure";
+import { MACHINE_LABELS, MachineName } from "./machines";
+import { TheoryResults, VariantComparison } from "./runTheory";
+
+const COLOURS: Record<string, string> = { local: "#1f77b4", equivariant: "#2ca02c", ideal: "#7f7f7f", attention: "#d62728" };
+const VARIANT_COLOURS: Record<string, string> = { cnn: "#1f77b4", attention: "#d62728", identity: "#9467bd", top1: "#ff7f0e" };
+
+export interface R2FigureOptions {
+  /**
+   * "r2": eps along the network's trajectories (default); "rho2": squared Pearson of the same;
+   * "r2X0": r^2 of the x0 estimates on the same trajectories; "r2Forward": eps on noised training images.
+   */
+  measure?: Measure;
+  /** Lower end of the y axis (r^2 can be very negative; default -0.5). */
+  yMin?: number;
+  width?: number;
+  height?: number;
+}
+
+type Measure = "r2" | "rho2" | "r2X0" | "r2Forward";
+const MEASURE_TITLES: Record<Measure, string> = {
+  r2: "r² of eps",
+  rho2: "ρ² of eps",
+  r2X0: "r² of x0 estimates",
+  r2Forward: "r² of eps (forward process)",
+};
+const yTitle = (m: Measure) => MEASURE_TITLES[m];
+const WHERE: Record<Measure, string> = { r2: "along its trajectories", rho2: "along its trajectories", r2X0: "along its trajectories", r2Forward: "on noised training images" };
+/** Title font, margins and a legend below the x-axis title, shared by every figure here. */
+const FRAME = { margin: { t: 60, l: 70, r: 20, b: 130 }, legend: { orientation: "h", y: -0.28 } };
+
+/** r^2 between each machine's eps and one trained variant's eps, along that variant's own trajectories, against t. */
+export function r2VsTFigure(c: VariantComparison, o: R2FigureOptions = {}): PlotlyFigure {
+  const measure = o.measure ?? "r2";
+  const series = c[measure];
+  const data = Object.keys(series).map((m) => ({
+    type: "scatter", mode: "lines", name: MACHINE_LABELS[m as MachineName] ?? m,
+    x: series[m].map((_, t) => t), y: series[m], line: { color: COLOURS[m], width: 2 },
+  }));
+  return {
+    data,
+    layout: {
+      title: { text: `Machines vs trained ${c.variant} (seed ${c.seed}, ${c.weights}): ${yTitle(measure)},<br>${WHERE[measure]} (n = ${c.n})`, font: { size: 14 } },
+      xaxis: { title: { text: "timestep t (0 = clean)" }, range: [0, series[Object.keys(series)[0]].length - 1] },
+      yaxis: { title: { text: yTitle(measure) }, range: [o.yMin ?? -0.5, 1.02] },
+      width: o.width ?? 760, height: o.height ?? 480, ...FRAME,
+      shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 0.95, y1: 0.95, line: { dash: "dot", color: "#444", width: 1 } }],
+    },
+  };
+}
+
+/** One machine against every trained variant: r^2 vs t, one line per variant. */
+export function r2ByVariantFigure(results: Pick<TheoryResults, "comparisons">, machine: MachineName, o: R2FigureOptions = {}): PlotlyFigure {
+  const measure = o.measure ?? "r2";
+  const data = results.comparisons.filter((c) => c[measure][machine]).map((c) => ({
+    type: "scatter", mode: "lines", name: `${c.variant} (seed ${c.seed})`,
+    x: c[measure][machine].map((_, t) => t), y: c[measure][machine], line: { color: VARIANT_COLOURS[c.variant], width: 2 },
+  }));
+  return {
+    data,
+    layout: {
+      title: { text: `${MACHINE_LABELS[machine]} vs each trained variant:<br>${yTitle(measure)} ${WHERE[measure]}`, font: { size: 14 } },
+      xaxis: { title: { text: "timestep t (0 = clean)" } },
+      yaxis: { title: { text: yTitle(measure) }, range: [o.yMin ?? -0.5, 1.02] },
+      width: o.width ?? 760, height: o.height ?? 480, ...FRAME,
+    },
+  };
+}
+
+/** Median Pearson r (bars) with the interquartile range (error bars) of final images from the same noise. */
+export function pearsonFigure(results: Pick<TheoryResults, "comparisons">, o: { width?: number; height?: number } = {}): PlotlyFigure {
+  const variants = results.comparisons.map((c) => c.variant);
+  const machines = [...new Set(results.comparisons.flatMap((c) => Object.keys(c.pearson)))];
+  const data = machines.map((m) => {
+    const p = results.comparisons.map((c) => c.pearson[m]);
+    return {
+      type: "bar", name: MACHINE_LABELS[m as MachineName] ?? m, x: variants, y: p.map((v) => v?.median ?? null), marker: { color: COLOURS[m] },
+      error_y: { type: "data", symmetric: false, array: p.map((v) => (v ? v.q75 - v.median : 0)), arrayminus: p.map((v) => (v ? v.median - v.q25 : 0)) },
+    };
+  });
+  const n = results.comparisons[0]?.n ?? 0;
+  return {
+    data,
+    layout: {
+      title: { text: `Final images from the same noise: median Pearson r over ${n} seeds<br>(error bars: quartiles)`, font: { size: 14 } },
+      barmode: "group", xaxis: { title: { text: "trained variant" } }, yaxis: { title: { text: "Pearson r (network vs machine)" }, range: [-0.2, 1.02] },
+      width: o.width ?? 760, height: o.height ?? 480, ...FRAME,
+    },
+  };
+}
+
+/**
+ * `functional` consistency (mean ± std over runs) of Table-1 rows: the machines' rows from
+ * theory.json, optionally with the trained models' rows (results.json `table1`) and the random
+ * baseline's exact value as a dashed line.
+ */
+export function consistencyFigure(rows: Record<string, string | number>[], o: { metric?: string; randomExact?: number; width?: number; height?: number } = {}): PlotlyFigure {
+  const metric = o.metric ?? "functional";
+  const label = (r: Record<string, string | number>) => `${r.model}${r.weights === "raw" ? " (raw)" : ""}`;
+  const data: Record<string, unknown>[] = [{
+    type: "bar", x: rows.map(label), y: rows.map((r) => 100 * Number(r[`${metric}_mean`])),
+    error_y: { type: "data", array: rows.map((r) => 100 * (Number(r[`${metric}_std`]) || 0)) },
+    marker: { color: rows.map((r) => (String(r.model).startsWith("machine:") ? COLOURS[String(r.model).slice(8)] ?? "#888" : VARIANT_COLOURS[String(r.model)] ?? "#888")) },
+  }];
+  const shapes = o.randomExact === undefined ? [] : [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 100 * o.randomExact, y1: 100 * o.randomExact, line: { dash: "dash", color: "#444", width: 1 } }];
+  return {
+    data,
+    layout: {
+      title: { text: `${metric} consistency: score machines${rows.some((r) => !String(r.model).startsWith("machine:")) ? " beside trained models" : ""}`, font: { size: 14 } },
+      yaxis: { title: { text: `${metric} (%)` }, range: [0, 100] }, showlegend: false, shapes,
+      width: o.width ?? 760, height: o.height ?? 430, margin: { t: 60, l: 70, r: 20, b: 110 },
+    },
+  };
+}

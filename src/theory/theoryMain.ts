@@ -1,0 +1,51 @@
+/**
+ * Command-line entry for `runTheory`, configured like the notebooks (environment variables):
+ *
+ *   PROFILE=quick npx ts-node --transpile-only src/theory/theoryMain.ts
+ *
+ *  - PROFILE    smoke | quick | paper (default quick)
+ *  - OVERRIDES  JSON object of config overrides (checked; default {})
+ *  - OUT_DIR    experiment folder whose checkpoints are compared (default results/<profile>)
+ *  - THEORY_OUT output file (default <OUT_DIR>/theory.json)
+ *  - VARIANTS   comma-separated trained variants (default all four)
+ *  - MISSING    train | skip | error for a missing or unfinished checkpoint (default skip)
+ *  - COMPARE_SAMPLES trajectories per comparison (default 200)
+ */
+import * as path from "path";
+import { parseProfile, resolveConfig } from "../config";
+import { parseVariant, VARIANTS } from "../model/variants";
+import { runTheory } from "./runTheory";
+
+/** Read the environment, run `runTheory`, print the machines' Table 1 and the comparison summary. */
+export async function theoryMain(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const profile = parseProfile(env.PROFILE ?? "quick");
+  const cfg = resolveConfig(profile, JSON.parse(env.OVERRIDES ?? "{}"));
+  const outDir = env.OUT_DIR ?? path.join("results", profile);
+  const missing = env.MISSING ?? "skip";
+  if (missing !== "train" && missing !== "skip" && missing !== "error") throw new Error(`MISSING must be train, skip or error, got '${missing}'`);
+  const variants = env.VARIANTS ? env.VARIANTS.split(",").map((v) => parseVariant(v.trim())) : VARIANTS;
+  let lastNote = "";
+  const r = await runTheory({
+    cfg, paths: { outDir, dataDir: "data" }, variants, missing,
+    compareSamples: env.COMPARE_SAMPLES ? Number(env.COMPARE_SAMPLES) : undefined,
+    outFile: env.THEORY_OUT ?? path.join(outDir, "theory.json"),
+    onProgress: (done, total, note) => { if (note !== lastNote) { lastNote = note; console.error(`.. ${note}`); } },
+  });
+  console.log(r.table1Markdown);
+  for (const c of r.comparisons) {
+    const round = (o: Record<string, number>) => JSON.stringify(Object.fromEntries(Object.entries(o).map(([k, v]) => [k, +v.toFixed(4)])));
+    console.log(`${c.variant}: eps r2 along trajectories at t ${JSON.stringify(c.r2At)}`);
+    console.log(`${c.variant}: eps r2 on the forward process at t ${JSON.stringify(c.r2ForwardAt)}`);
+    console.log(`${c.variant}: loss-weighted pooled r2 trajectories ${round(c.r2Pooled)}, forward ${round(c.r2ForwardPooled)}`);
+    console.log(`${c.variant}: final images, median Pearson r ${round(Object.fromEntries(Object.entries(c.pearson).map(([k, v]) => [k, v.median])))}, median r2 ${round(c.finalR2Median)}`);
+  }
+  for (const s of r.skipped) console.log(`skipped ${s.variant}: ${s.reason}`);
+  console.log(`derivation checks: ${r.derivations.filter((d) => d.holds).length}/${r.derivations.length} hold; ${r.meta.seconds} s`);
+}
+
+if (require.main === module) {
+  theoryMain().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
