@@ -1,0 +1,248 @@
+/**
+ * The notebooks' side of the library: parameters from environment variables, training with a
+ * live progress line, loading (or producing) experiment results, and the data behind the figures.
+ * Each notebook's cells are a few calls into here and into figures.ts.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { DEFAULT_CONFIG, ExperimentConfig, parseProfile, ProfileName, resolveConfig } from "../config";
+import { datasetImages } from "../data/dataset";
+import { loadOrCreateDataset } from "../data/store";
+import { exactRandomBaseline } from "../eval/baseline";
+import { METRIC_NAMES } from "../eval/metrics";
+import { ExperimentResults, runExperiment } from "../experiment/run";
+import { checkpointPath, Paths, trainTask, TrainTaskResult } from "../experiment/tasks";
+import { loadNpy } from "../io/npy";
+import { Variant, VARIANTS } from "../model/variants";
+import { Progress } from "../progress";
+import { readCheckpoint } from "../train/checkpoint";
+import { attentionWeightsFromCheckpoint } from "./attention-maps";
+import { FigureExporter } from "./export";
+import { PlotlyFigure } from "./figure";
+import { LossCurve, modelLabel } from "./figures";
+import { ImageSet } from "./images";
+import { inTslab, showPng } from "./inline";
+
+/** The raw parameter values of a notebook's parameter cell (strings, as env vars give them). */
+export interface NotebookEnv {
+  PROFILE: string;
+  /** Output folder; relative paths are relative to the notebook's folder. */
+  OUT_DIR: string;
+  DATA_DIR: string;
+  /** JSON object of config overrides, e.g. '{"epochs": 500, "samples": 1000}'. */
+  OVERRIDES: string;
+  /** First training seed; "" keeps the profile's. */
+  SEED: string;
+}
+
+export interface NotebookParams {
+  profile: ProfileName;
+  overrides: Record<string, unknown>;
+  cfg: ExperimentConfig;
+  /** Absolute output and dataset folders. */
+  paths: Paths;
+  /** Training seeds: cfg.seed, cfg.seed + 1, ... (cfg.seeds of them). */
+  seeds: number[];
+}
+
+/** Parse and check the parameter cell's values; bad values throw naming the parameter and value. */
+export function notebookParams(e: NotebookEnv): NotebookParams {
+  const profile = parseProfile(e.PROFILE);
+  let overrides: unknown;
+  try {
+    overrides = JSON.parse(e.OVERRIDES.trim() === "" ? "{}" : e.OVERRIDES);
+  } catch (err) {
+    throw new Error(`OVERRIDES must be a JSON object of config overrides, got '${e.OVERRIDES}' (${(err as Error).message})`);
+  }
+  if (typeof overrides !== "object" || overrides === null || Array.isArray(overrides)) {
+    throw new Error(`OVERRIDES must be a JSON object like {"epochs": 500}, got '${e.OVERRIDES}'`);
+  }
+  const all: Record<string, unknown> = { ...(overrides as Record<string, unknown>) };
+  if (e.SEED.trim() !== "") all.seed = e.SEED;
+  const cfg = resolveConfig(profile, all);
+  const seeds = Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i);
+  return { profile, overrides: all, cfg, paths: { outDir: path.resolve(e.OUT_DIR), dataDir: path.resolve(e.DATA_DIR) }, seeds };
+}
+
+/** The resolved parameters as text: folders, seeds, and every config value (overridden ones marked). */
+export function describeParams(p: NotebookParams): string {
+  const lines = [
+    `profile ${p.profile}; out ${p.paths.outDir}; data ${p.paths.dataDir}`,
+    `training seeds ${p.seeds.join(", ")}; overrides ${JSON.stringify(p.overrides)}`,
+  ];
+  const keys = Object.keys(DEFAULT_CONFIG) as (keyof ExperimentConfig)[];
+  const cells = keys.map((k) => `${k}=${p.cfg[k]}${k in p.overrides ? "*" : ""}`);
+  for (let i = 0; i < cells.length; i += 6) lines.push("  " + cells.slice(i, i + 6).join("  "));
+  return lines.join("\n");
+}
+
+/**
+ * Train every training seed of `variant` with `trainTask` (a finished checkpoint of the same
+ * training config is reused, an unfinished one resumed), reporting progress through `write`
+ * (e.g. `liveLine().update`) and one status line per seed through `log`.
+ */
+export function trainSeeds(
+  p: NotebookParams, variant: Variant, write: (line: string) => void, log: (line: string) => void = console.log,
+): TrainTaskResult[] {
+  return p.seeds.map((seed) => {
+    const bar = new Progress({ label: `${variant} seed ${seed}`, total: 1, intervalMs: 1000, write: (s) => write(s) });
+    const r = trainTask(p.cfg, p.paths, variant, seed, (done, total, note) => bar.update(done / total, note));
+    bar.finish(r.status);
+    log(`${variant} seed ${seed}: ${r.status} (${r.epochs} epochs, ${r.steps} steps, final epoch loss ${r.epochLosses[r.epochLosses.length - 1]?.toFixed(4)}, ${r.seconds.toFixed(1)} s) -> ${path.basename(r.checkpoint)}`);
+    return r;
+  });
+}
+
+/** Loss curves of the finished or partial checkpoints that exist for `variants` x training seeds. */
+export function lossCurves(p: NotebookParams, variants: readonly Variant[] = VARIANTS): LossCurve[] {
+  const out: LossCurve[] = [];
+  for (const variant of variants) {
+    for (const seed of p.seeds) {
+      const file = checkpointPath(p.paths, p.cfg, variant, seed);
+      if (fs.existsSync(file)) out.push({ variant, seed, losses: readCheckpoint(file).epochLosses });
+    }
+  }
+  return out;
+}
+
+/** Why `results.json` in the output folder cannot stand for (cfg, variants), or null if it can. */
+export function staleReason(res: ExperimentResults, cfg: ExperimentConfig, variants: readonly Variant[]): string | null {
+  const diff = (Object.keys(DEFAULT_CONFIG) as (keyof ExperimentConfig)[]).filter((k) => k !== "workers" && res.config[k] !== cfg[k]);
+  if (diff.length > 0) return `its config differs in ${diff.map((k) => `${k} (${res.config[k]} vs ${cfg[k]})`).join(", ")}`;
+  const have = (res.meta.variants as string[] | undefined) ?? [];
+  const missing = variants.filter((v) => !have.includes(v));
+  if (missing.length > 0) return `it lacks variant(s) ${missing.join(", ")}`;
+  return null;
+}
+
+/**
+ * The experiment's results for `variants`: `results.json` of the output folder when it was made
+ * with the same config, else `runExperiment` (which reuses finished checkpoints, trains what is
+ * missing, and samples with worker threads over all cores).
+ */
+export async function experimentResults(
+  p: NotebookParams, variants: readonly Variant[] = VARIANTS,
+  o: { log?: (line: string) => void; progressWrite?: (line: string, final: boolean) => void; command?: string } = {},
+): Promise<{ results: ExperimentResults; source: "loaded" | "computed" }> {
+  const log = o.log ?? console.log;
+  const file = path.join(p.paths.outDir, "results.json");
+  if (fs.existsSync(file)) {
+    const res = JSON.parse(fs.readFileSync(file, "utf8")) as ExperimentResults;
+    const why = staleReason(res, p.cfg, variants);
+    if (why === null) {
+      log(`loaded ${file} (made ${res.meta.startedAt} by ${res.meta.command ?? "?"})`);
+      return { results: res, source: "loaded" };
+    }
+    log(`not using ${file}: ${why}; running the experiment`);
+  }
+  const results = await runExperiment({
+    cfg: p.cfg, variants, paths: p.paths, profile: p.profile, command: o.command ?? "notebook 07_table1",
+    log, progressWrite: o.progressWrite,
+  });
+  return { results, source: "computed" };
+}
+
+const pct = (x: number | null | undefined) => (typeof x === "number" && Number.isFinite(x) ? (100 * x).toFixed(2) : "-");
+
+/**
+ * Table 1 for display (percent, 2 decimals): every model with the headline `functional` as
+ * mean ± std over runs, its 95 % interval, the spread over training seeds and the paper's number;
+ * then the mean of every other SPEC metric; the random baseline exact and by Monte Carlo.
+ */
+export function table1Display(res: ExperimentResults): Record<string, string | number>[] {
+  const exact = res.baseline.exact ?? exactRandomBaseline();
+  const rows: Record<string, string | number>[] = res.summaries.map((s) => {
+    const f = s.perRun.functional;
+    const row: Record<string, string | number> = {
+      model: s.model === "random" ? "random (Monte Carlo)" : `${s.model}${s.weights === "raw" ? " (raw weights)" : ""}`,
+      label: modelLabel(s.model),
+      runs: s.runs,
+      seeds: s.model === "random" ? "-" : s.seeds.join(" "),
+      "functional %": `${pct(f.mean)} ± ${pct(f.std)}`,
+      "95 % CI": `${pct(f.ci95[0])} - ${pct(f.ci95[1])}`,
+      "seed range": s.perSeed ? `${pct(s.perSeed.functional.min)} - ${pct(s.perSeed.functional.max)}` : "-",
+      "paper %": pct(s.paper),
+    };
+    for (const m of METRIC_NAMES) if (m !== "functional") row[`${m} %`] = `${pct(s.perRun[m].mean)} ± ${pct(s.perRun[m].std)}`;
+    return row;
+  });
+  const exactRow: Record<string, string | number> = {
+    model: "random (exact)", label: modelLabel("random"), runs: "-", seeds: "-",
+    "functional %": pct(exact.functional), "95 % CI": "-", "seed range": "-", "paper %": pct(0.0538),
+  };
+  for (const m of METRIC_NAMES) if (m !== "functional") exactRow[`${m} %`] = pct(exact[m]);
+  const at = rows.findIndex((r) => r.model === "random (Monte Carlo)");
+  rows.splice(at + 1, 0, exactRow);
+  return rows;
+}
+
+/** SPEC's note on the random baseline, shown wherever Table 1 is. */
+export const RANDOM_BASELINE_NOTE =
+  "Random baseline: quadrants drawn independently and uniformly from the six valid pairs (exact by enumeration of " +
+  "6^4 images; Monte Carlo at the models' sample size). Exact: strict 3.70 %, functional 29.01 %, bijective 10.80 % - " +
+  "also the ceiling of a perfect CNN under each rule. The paper reports 5.38 %; no rule we tried (draws from 6, 12 or " +
+  "16 pairs, a dozen definitions) gives 5.38 %, and we do not tune a rule to hit it.";
+
+/** The samples of sampling run `run` of (variant, seed) saved by the experiment, as an image set. */
+export function loadSamples(p: NotebookParams, variant: Variant, o: { seed?: number; run?: number } = {}): ImageSet {
+  const weights = p.cfg.useEma ? "ema" : "raw";
+  const file = path.join(p.paths.outDir, "samples", `${variant}-seed${o.seed ?? p.cfg.seed}-run${o.run ?? 0}-${weights}.npy`);
+  if (!fs.existsSync(file)) throw new Error(`no samples at ${file}: run notebook 07_table1 (or scripts/pipeline.sh) with the same parameters first`);
+  const { data, shape } = loadNpy(file);
+  if (shape.length !== 4 || shape[1] !== 4 || shape[2] !== 4 || shape[3] !== 3) throw new Error(`${file}: expected shape [n, 4, 4, 3], got [${shape}]`);
+  return { data: data as Float32Array, range: "pm1" };
+}
+
+/** The first `n` training images, in [0, 1]. */
+export function datasetImageSet(p: NotebookParams, n?: number): ImageSet {
+  const ds = loadOrCreateDataset(p.paths.dataDir, { size: p.cfg.datasetSize, seed: p.cfg.datasetSeed });
+  const all = datasetImages(ds, false);
+  return { data: n === undefined ? all : all.subarray(0, n * 48), range: "01" };
+}
+
+/**
+ * Attention weights [n, 4, 4] of (variant, first training seed) on the first `n` saved samples of
+ * that model, at timestep `t`, with those images (for `attentionMapsFigure`).
+ */
+export function attentionMaps(p: NotebookParams, variant: Variant, o: { n?: number; t?: number } = {}): { images: ImageSet; weights: Float32Array } {
+  const n = o.n ?? 4;
+  const samples = loadSamples(p, variant);
+  const images = Float32Array.from({ length: n * 48 }, (_, i) => Number(samples.data[i]));
+  if (samples.data.length < n * 48) throw new Error(`attention maps of ${n} samples, but only ${samples.data.length / 48} samples were saved`);
+  const weights = attentionWeightsFromCheckpoint(checkpointPath(p.paths, p.cfg, variant, p.cfg.seed), variant, images, { t: o.t, weights: p.cfg.useEma ? "ema" : "raw" });
+  return { images: { data: images, range: "pm1" }, weights };
+}
+
+/**
+ * Writes figures as `<dir>/<name>.png|.svg|.pdf` with one Chromium (FigureExporter) and, in a
+ * notebook, shows each PNG inline (a PNG renders in every notebook viewer):
+ *
+ *   const figs = await new FigurePublisher(dir).open();
+ *   await figs.publish(fig, "fig1");
+ *   const files = await figs.close();
+ */
+export class FigurePublisher {
+  private readonly exporter = new FigureExporter();
+  /** Files written so far. */
+  readonly files: string[] = [];
+
+  /** `scale`: PNG pixel density (the PNG is width*scale x height*scale pixels). */
+  constructor(readonly dir: string, private readonly o: { scale?: number } = {}) {}
+
+  async open(): Promise<this> {
+    await this.exporter.open();
+    return this;
+  }
+
+  async publish(fig: PlotlyFigure, name: string): Promise<void> {
+    const files = await this.exporter.export(fig, path.join(this.dir, name), { scale: this.o.scale ?? 2 });
+    this.files.push(...files);
+    if (inTslab()) showPng(files[0]);
+  }
+
+  /** Close Chromium; returns every file written. */
+  async close(): Promise<string[]> {
+    await this.exporter.close();
+    return [...this.files];
+  }
+}
