@@ -181,27 +181,18 @@ export function fillNormals(out: usize, nVec: i32): void {
   const E = B + OFF_E;
 
   // 1. conv1 (dense 12 -> 32) + bias + time embedding, SiLU: h_k for 4 k at a time.
-  const x0 = v128.load(xs, 0), x1 = v128.load(xs, 16), x2 = v128.load(xs, 32), x3 = v128.load(xs, 48);
-  const x4 = v128.load(xs, 64), x5 = v128.load(xs, 80), x6 = v128.load(xs, 96), x7 = v128.load(xs, 112);
-  const x8 = v128.load(xs, 128), x9 = v128.load(xs, 144), x10 = v128.load(xs, 160), x11 = v128.load(xs, 176);
-  for (let k: usize = 0; k < 32; k += 2) {
+  for (let k: usize = 0; k < 32; k += 4) {
     const w = B + OFF_W1T + k * 48;
-    let h0 = bc(b1 + k * 4);
-    let h1 = bc(b1 + k * 4 + 4);
-    h0 = madd(h0, x0, bc(w)); h1 = madd(h1, x0, bc(w + 48));
-    h0 = madd(h0, x1, bc(w + 4)); h1 = madd(h1, x1, bc(w + 52));
-    h0 = madd(h0, x2, bc(w + 8)); h1 = madd(h1, x2, bc(w + 56));
-    h0 = madd(h0, x3, bc(w + 12)); h1 = madd(h1, x3, bc(w + 60));
-    h0 = madd(h0, x4, bc(w + 16)); h1 = madd(h1, x4, bc(w + 64));
-    h0 = madd(h0, x5, bc(w + 20)); h1 = madd(h1, x5, bc(w + 68));
-    h0 = madd(h0, x6, bc(w + 24)); h1 = madd(h1, x6, bc(w + 72));
-    h0 = madd(h0, x7, bc(w + 28)); h1 = madd(h1, x7, bc(w + 76));
-    h0 = madd(h0, x8, bc(w + 32)); h1 = madd(h1, x8, bc(w + 80));
-    h0 = madd(h0, x9, bc(w + 36)); h1 = madd(h1, x9, bc(w + 84));
-    h0 = madd(h0, x10, bc(w + 40)); h1 = madd(h1, x10, bc(w + 88));
-    h0 = madd(h0, x11, bc(w + 44)); h1 = madd(h1, x11, bc(w + 92));
+    let h0 = bc(b1 + k * 4), h1 = bc(b1 + k * 4 + 4), h2 = bc(b1 + k * 4 + 8), h3 = bc(b1 + k * 4 + 12);
+    for (let f: usize = 0; f < 48; f += 4) {
+      const x = v128.load(xs + f * 4);
+      h0 = madd(h0, x, bc(w + f)); h1 = madd(h1, x, bc(w + 48 + f));
+      h2 = madd(h2, x, bc(w + 96 + f)); h3 = madd(h3, x, bc(w + 144 + f));
+    }
     v128.store(HT + k * 16, silu(h0));
     v128.store(HT + k * 16 + 16, silu(h1));
+    v128.store(HT + k * 16 + 32, silu(h2));
+    v128.store(HT + k * 16 + 48, silu(h3));
   }
 
   if (variant == CNN) {
