@@ -51,7 +51,25 @@ export interface ExperimentConfig {
   readonly rawSamples: boolean;
   /** Worker threads for independent runs; 0 = one per CPU core. */
   readonly workers: number;
+  /**
+   * Training engine: the fused WebAssembly SIMD step (src/kernels/trainer.ts) or the tfjs
+   * formulation (src/train/trainer.ts). Same numbers to float32 rounding; checkpoints are shared.
+   */
+  readonly trainer: Engine;
+  /**
+   * Sampling engine: fused WebAssembly SIMD (src/kernels/sampler.ts) or tfjs. Same distribution;
+   * the noise streams differ, so a given seed gives different samples per engine.
+   */
+  readonly sampler: Engine;
 }
+
+export type Engine = "wasm" | "tfjs";
+
+/** Allowed values of the string-valued keys. */
+const ENUM_KEYS: Partial<Record<keyof ExperimentConfig, readonly string[]>> = {
+  trainer: ["wasm", "tfjs"],
+  sampler: ["wasm", "tfjs"],
+};
 
 export const DEFAULT_CONFIG: ExperimentConfig = Object.freeze({
   datasetSize: 2048,
@@ -86,6 +104,8 @@ export const DEFAULT_CONFIG: ExperimentConfig = Object.freeze({
   useEma: true,
   rawSamples: false,
   workers: 0,
+  trainer: "wasm",
+  sampler: "wasm",
 });
 
 export type ProfileName = "smoke" | "quick" | "paper";
@@ -116,12 +136,19 @@ export function parseProfile(name: string): ProfileName {
  * Check one override against the default's type. Strings (from the CLI, env or a notebook) are
  * parsed; anything else must already have the right type.
  */
-export function checkOverride(key: string, value: unknown): [keyof ExperimentConfig, number | boolean] {
+export function checkOverride(key: string, value: unknown): [keyof ExperimentConfig, number | boolean | string] {
   if (!(key in DEFAULT_CONFIG)) {
     throw new Error(`unknown config key '${key}' (valid keys: ${Object.keys(DEFAULT_CONFIG).join(", ")})`);
   }
   const k = key as keyof ExperimentConfig;
   const expected = typeof DEFAULT_CONFIG[k];
+  const allowed = ENUM_KEYS[k];
+  if (allowed) {
+    if (typeof value !== "string" || !allowed.includes(value)) {
+      throw new Error(`config key '${key}' expects one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
+    }
+    return [k, value];
+  }
   let v = value;
   if (typeof v === "string") {
     if (expected === "boolean") {

@@ -77,9 +77,14 @@ describe("training", () => {
     expect(trainTask(small, b, "top1", 3).status).toBe("reused");
     // and sampling from it is deterministic per run seed
     const r1 = sampleTask(small, b, "top1", 3, 0, "ema", { saveNpy: true });
-    const r2 = sampleTask(small, b, "top1", 3, 0, "ema", { saveNpy: false });
-    expect(r2.metrics).toEqual(r1.metrics);
+    expect(r1.status).toBe("sampled");
     expect(fs.existsSync(r1.npy!)).toBe(true);
+    // a finished run is kept: an interrupted experiment does not redo it
+    expect(sampleTask(small, b, "top1", 3, 0, "ema", { saveNpy: true })).toMatchObject({ status: "reused", metrics: r1.metrics });
+    fs.rmSync(path.join(b.outDir, "runs"), { recursive: true });
+    const r2 = sampleTask(small, b, "top1", 3, 0, "ema", { saveNpy: false });
+    expect(r2.status).toBe("sampled");
+    expect(r2.metrics).toEqual(r1.metrics);
   });
 
   it("saving and restoring a state round-trips exactly", () => {
@@ -129,6 +134,7 @@ describe("bad input gives a clear error naming the problem", () => {
     expect(() => resolveConfig("quick", { epochs: 2.5 })).toThrow(/'epochs' expects an integer/);
     expect(() => resolveConfig("quick", { useEma: "yes" })).toThrow(/'useEma' expects true or false/);
     expect(() => resolveConfig("huge" as never)).toThrow(/unknown profile 'huge'/);
+    expect(() => resolveConfig("quick", { sampler: "gpu" })).toThrow(/'sampler' expects one of wasm, tfjs, got "gpu"/);
     expect(() => parseArgs(["--variant", "cnn,rnn"])).toThrow(/unknown variant 'rnn'/);
     expect(() => parseArgs(["--lrr", "0.1"])).toThrow(/unknown flag --lrr/);
     expect(() => parseArgs(["--seeds", "3-1"])).toThrow(/empty range/);

@@ -10,7 +10,7 @@ export interface CliArgs {
   profile: ProfileName;
   outDir: string | null;
   dataDir: string;
-  overrides: Partial<Record<keyof ExperimentConfig, number | boolean>>;
+  overrides: Partial<Record<keyof ExperimentConfig, number | boolean | string>>;
   seeds: number[] | null;
   runs: number[] | null;
   help: boolean;

@@ -2,6 +2,7 @@
  * Runs independent tasks (train one model, draw one sampling run) inline or over worker threads,
  * one per core: the wasm backend is single-threaded in Node, so threads are how all cores work.
  */
+import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Worker } from "worker_threads";
@@ -47,8 +48,10 @@ export function workerCount(cfg: ExperimentConfig): number {
 }
 
 function spawnWorker(): Worker {
-  const entry = path.join(__dirname, "worker.ts");
-  const root = path.resolve(__dirname, "..", "..");
+  // realpath: from notebooks, __dirname runs through the notebooks/src symlink.
+  const here = fs.realpathSync(__dirname);
+  const entry = path.join(here, "worker.ts");
+  const root = path.resolve(here, "..", "..");
   // ts-node compiles the worker's TypeScript; type checking already happened in the parent's build.
   const boot = `
     const { workerData } = require("worker_threads");

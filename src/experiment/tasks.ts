@@ -15,6 +15,7 @@ import { sampleTokens } from "../ddpm/sampler";
 import { makeSchedule } from "../ddpm/schedule";
 import { evaluateTokens, MetricValues } from "../eval/metrics";
 import { saveNpy } from "../io/npy";
+import { writeJsonAtomic } from "../io/atomic";
 import { networkEpsModel } from "../model/eps-model";
 import { disposeParams, unpackArrays, unpackTensors, packedLayout } from "../model/packed";
 import { wasmSampleTokens } from "../kernels/sampler";
@@ -53,7 +54,7 @@ export interface TrainTaskResult {
   epochLosses: number[];
   /** "trained", "resumed" (from an unfinished checkpoint) or "reused" (finished checkpoint). */
   status: "trained" | "resumed" | "reused";
-  /** Engine that ran the steps: fused wasm (default) or tfjs (TRAINER=tfjs). */
+  /** Engine that ran the steps (config key `trainer`). */
   engine: TrainEngine;
   seconds: number;
 }
@@ -73,9 +74,9 @@ export function trainTask(
   const exists = fs.existsSync(file);
   const s = exists ? restoreTrainState(file, ctx) : initTrainState(ctx, variant, seed);
   const status: TrainTaskResult["status"] = !exists ? "trained" : s.step >= s.totalSteps ? "reused" : "resumed";
-  // Engine: the fused wasm step (src/kernels/trainer.ts) unless TRAINER=tfjs. Both run the same
+  // Engine (config key `trainer`): the fused wasm step (src/kernels/trainer.ts) or tfjs. Both run the same
   // step on the same TrainState and random streams, so checkpoints move freely between them.
-  const engine: TrainEngine = process.env.TRAINER === "tfjs" ? "tfjs" : "wasm";
+  const engine: TrainEngine = cfg.trainer;
   const epochFn = engine === "wasm" ? trainEpochWasm : trainEpoch;
   try {
     const totalEpochs = s.totalSteps / s.stepsPerEpoch;
@@ -105,9 +106,22 @@ export interface SampleTaskResult {
   samples: number;
   /** Path of the saved samples (.npy, NHWC [n, 4, 4, 3] in [-1, 1]) or null. */
   npy: string | null;
-  /** Sampler that ran: fused wasm (default) or tfjs (SAMPLER=tfjs); same distribution, different noise streams. */
+  /** Sampler that ran (config key `sampler`); same distribution, different noise streams. */
   engine: "wasm" | "tfjs";
+  /** "sampled" now, or "reused" from the run's result file of an earlier, interrupted experiment. */
+  status: "sampled" | "reused";
   seconds: number;
+}
+
+/** Everything that changes a sampling run's outcome: the trained model and the sampling keys. */
+export function samplingHash(cfg: ExperimentConfig): string {
+  const part = { train: trainingHash(cfg), samples: cfg.samples, sampleBatch: cfg.sampleBatch, sampleSeed: cfg.sampleSeed, sampler: cfg.sampler };
+  return createHash("sha256").update(JSON.stringify(part)).digest("hex").slice(0, 10);
+}
+
+/** Where a finished sampling run's result is kept, so an interrupted experiment resumes. */
+export function runResultPath(p: Paths, cfg: ExperimentConfig, variant: Variant, seed: number, run: number, weights: "ema" | "raw"): string {
+  return path.join(p.outDir, "runs", `${variant}-seed${seed}-run${run}-${weights}-${samplingHash(cfg)}.json`);
 }
 
 /** One sampling run (seed sampleSeed + run) of a trained checkpoint, scored with every metric. */
@@ -116,6 +130,11 @@ export function sampleTask(
   o: { saveNpy: boolean; onProgress?: OnProgress },
 ): SampleTaskResult {
   const t0 = Date.now();
+  const resultFile = runResultPath(p, cfg, variant, seed, run, weights);
+  if (fs.existsSync(resultFile)) {
+    const done = JSON.parse(fs.readFileSync(resultFile, "utf8")) as SampleTaskResult;
+    if (!o.saveNpy || (done.npy && fs.existsSync(done.npy))) return { ...done, status: "reused" };
+  }
   const file = checkpointPath(p, cfg, variant, seed);
   const ck = readCheckpoint(file);
   if (ck.step < ck.totalSteps) throw new Error(`checkpoint ${file} is unfinished (step ${ck.step} of ${ck.totalSteps}); train it first`);
@@ -130,8 +149,7 @@ export function sampleTask(
       n: cfg.samples, batch: cfg.sampleBatch, rng,
       onStep: (done: number, total: number) => { if (done % 20 === 0 || done === total) o.onProgress?.(done, total, `${variant} seed ${seed} run ${run}`); },
     };
-    // Engine: the fused wasm sampler (src/kernels/sampler.ts) unless SAMPLER=tfjs (TODO: config key).
-    const engine: SampleTaskResult["engine"] = process.env.SAMPLER === "tfjs" ? "tfjs" : "wasm";
+    const engine = cfg.sampler;
     const tokens = engine === "wasm"
       ? wasmSampleTokens(unpackArrays(layout, theta.dataSync() as Float32Array), variant, schedule, sampleOpts)
       : sampleTokens(networkEpsModel(params, variant), schedule, sampleOpts);
@@ -142,7 +160,9 @@ export function sampleTask(
       npy = path.join(p.outDir, "samples", `${variant}-seed${seed}-run${run}-${weights}.npy`);
       saveNpy(npy, tokensToImages(tokens), [cfg.samples, 4, 4, 3]);
     }
-    return { variant, seed, run, weights, metrics, samples: cfg.samples, npy, engine, seconds: (Date.now() - t0) / 1000 };
+    const result: SampleTaskResult = { variant, seed, run, weights, metrics, samples: cfg.samples, npy, engine, status: "sampled", seconds: (Date.now() - t0) / 1000 };
+    writeJsonAtomic(resultFile, result);
+    return result;
   } finally {
     disposeParams(params);
     theta.dispose();
