@@ -73,8 +73,10 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
 
   // 3. sampling runs (samples of run 0 of each model saved as .npy)
   const weightSets: ("ema" | "raw")[] = cfg.rawSamples ? ["ema", "raw"] : [cfg.useEma ? "ema" : "raw"];
-  const sampleTasks: Task[] = variants.flatMap((variant) => seeds.flatMap((seed) => weightSets.flatMap((weights) =>
-    runs.map((run) => ({ kind: "sample" as const, variant, seed, run, weights, saveNpy: run === runs[0] })))));
+  // Run-major order: an interrupted experiment has about as many runs of every model (finished
+  // runs are kept and reused, so a rerun with a smaller --runs slice can still write a table).
+  const sampleTasks: Task[] = runs.flatMap((run) => variants.flatMap((variant) => seeds.flatMap((seed) => weightSets.map((weights) =>
+    ({ kind: "sample" as const, variant, seed, run, weights, saveNpy: run === runs[0] })))));
   const sampled = (await runPhase("sample", sampleTasks, o, workers)) as SampleTaskResult[];
 
   // 4. tables and files
