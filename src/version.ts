@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 
 export function libraryVersion(): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package.json"), "utf8")) as { version: string };
+  // realpath: in notebooks __dirname runs through the notebooks/src symlink.
+  const pkg = JSON.parse(fs.readFileSync(path.join(fs.realpathSync(__dirname), "..", "package.json"), "utf8")) as { version: string };
   return pkg.version;
 }

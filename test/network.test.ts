@@ -99,6 +99,21 @@ function attentionObjective64(h: Float64Array, probe: Float64Array, wq: Float64A
   return total;
 }
 
+describe("top1 in sampling mode", () => {
+  it("attends with exact one-hot weights on the argmax key", () => {
+    const p = tensors("top1", 12);
+    const h = tf.tensor3d(new Rng(13).fillNormal(new Float32Array(5 * 4 * HIDDEN)), [5, 4, HIDDEN]);
+    const a = attentionWeights(p, "top1", h, { mode: "sample" }).arraySync();
+    const soft = attentionWeights({ ...p }, "attention", h, { mode: "sample" }).arraySync();
+    for (let b = 0; b < 5; b++) {
+      for (let i = 0; i < 4; i++) {
+        const best = soft[b][i].indexOf(Math.max(...soft[b][i]));
+        expect(a[b][i]).toEqual([0, 1, 2, 3].map((j) => (j === best ? 1 : 0)));
+      }
+    }
+  });
+});
+
 describe("attention block gradient", () => {
   it("tf.grad (float32) matches float64 central finite differences of a second implementation", () => {
     const p = tensors("attention", 7);

@@ -28,10 +28,11 @@ export function sampleTokens(model: EpsModel, s: Schedule, o: SampleOptions): Fl
   let done = 0;
   for (let start = 0; start < o.n; start += o.batch) {
     const B = Math.min(o.batch, o.n - start);
-    const noise = new Float32Array(B * 48);
-    let x = tf.tensor3d(o.rng.fillNormal(noise), [B, 4, 12]);
+    // A fresh array per draw: the cpu backend keeps a reference to the array it is given.
+    const draw = () => tf.tensor3d(o.rng.fillNormal(new Float32Array(B * 48)), [B, 4, 12]);
+    let x = draw();
     for (let t = T - 1; t >= 0; t--) {
-      const z = t > 0 ? tf.tensor3d(o.rng.fillNormal(noise), [B, 4, 12]) : null;
+      const z = t > 0 ? draw() : null;
       const next = tf.tidy(() => ddpmStep(s, model(x, t), t, x, z)) as tf.Tensor3D;
       x.dispose();
       z?.dispose();

@@ -79,7 +79,8 @@ export function attentionWeights(p: ParamTensors, variant: Variant, h: tf.Tensor
   }
   const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(HIDDEN)) as tf.Tensor3D; // [B, 4, 4]
   if (variant !== "top1") return tf.softmax(scores) as tf.Tensor3D;
-  if (opts.mode === "sample") return tf.oneHot(tf.argMax(scores, -1), N, 1, 0, "float32") as tf.Tensor3D;
+  // oneHot's dtype argument is ignored by tfjs-backend-wasm 4.22 (int32 bits read as float32): cast.
+  if (opts.mode === "sample") return tf.cast(tf.oneHot(tf.argMax(scores, -1), N), "float32") as tf.Tensor3D;
   if (!opts.gumbel) throw new Error("top1 attention in train mode needs Gumbel draws (opts.gumbel)");
   return tf.softmax(tf.div(tf.add(scores, opts.gumbel), opts.tau ?? 1)) as tf.Tensor3D;
 }
