@@ -33,7 +33,10 @@ interface Row {
   /** Median ms per step per process: ours (wasm engines), ours (tfjs engine), PyTorch. */
   ours: number[];
   oursTfjs: number[];
+  /** PyTorch, best of its two formulations (conv: Conv2d/ConvTranspose2d; token: Linear on patches). */
   torch: number[];
+  torchConv: number[];
+  torchToken: number[];
   torchBlas?: string;
 }
 
@@ -44,8 +47,10 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function torchOnce(variant: Variant, what: "train" | "sample", threads = 1): { ms: number; blas: string } {
-  const r = spawnSync("/usr/bin/python3", [TORCH, "--variant", variant, "--what", what, "--threads", String(threads), "--repeat", "3"], { encoding: "utf8" });
+type Layout = "conv" | "token";
+
+function torchOnce(variant: Variant, what: "train" | "sample", layout: Layout): { ms: number; blas: string } {
+  const r = spawnSync("/usr/bin/python3", [TORCH, "--variant", variant, "--what", what, "--threads", "1", "--repeat", "3", "--layout", layout], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`bench/torch_ref.py failed (exit ${r.status}); run 'sudo bash bench/setup-torch.sh'. ${r.stderr.slice(-400)}`);
   const j = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}");
   return { ms: j.median_ms, blas: j.blas };
@@ -80,9 +85,18 @@ async function main(argv: string[]): Promise<void> {
   const rows: Row[] = [];
   const row = (variant: Variant, what: Row["what"], c: number) => {
     let r = rows.find((x) => x.variant === variant && x.what === what && x.cores === c);
-    if (!r) rows.push((r = { variant, what, cores: c, ours: [], oursTfjs: [], torch: [] }));
+    if (!r) rows.push((r = { variant, what, cores: c, ours: [], oursTfjs: [], torch: [], torchConv: [], torchToken: [] }));
     return r;
   };
+  const torchBoth = (r: Row, v: Variant, what: Row["what"]) => {
+    const conv = torchOnce(v, what, "conv");
+    const token = torchOnce(v, what, "token");
+    r.torchConv.push(conv.ms);
+    r.torchToken.push(token.ms);
+    r.torch.push(Math.min(conv.ms, token.ms));
+    r.torchBlas = conv.blas;
+  };
+  const bestLayout = (r: Row): Layout => (median(r.torchToken) < median(r.torchConv) ? "token" : "conv");
   // 1. one process, alternating ours and PyTorch, `rounds` times
   for (let round = 0; round < rounds; round++) {
     for (const v of variants) {
@@ -90,11 +104,11 @@ async function main(argv: string[]): Promise<void> {
       const tr = row(v, "train", 1);
       tr.ours.push((await benchTrainingBlocks({ variant: v, engine: "wasm", steps: 640 })).medianMs);
       if (round === 0) tr.oursTfjs.push((await benchTrainingBlocks({ variant: v, engine: "tfjs", steps: 96 })).medianMs);
-      if (torch) { const t = torchOnce(v, "train"); tr.torch.push(t.ms); tr.torchBlas = t.blas; }
+      if (torch) torchBoth(tr, v, "train");
       const sr = row(v, "sample", 1);
       sr.ours.push((await benchSamplingRuns({ variant: v, engine: "wasm", batch: SAMPLE_BATCH, steps: 10, repeat: 3 })).medianMs);
       if (round === 0) sr.oursTfjs.push((await benchSamplingRuns({ variant: v, engine: "tfjs", batch: SAMPLE_BATCH, steps: 3, repeat: 1 })).medianMs);
-      if (torch) { const t = torchOnce(v, "sample"); sr.torch.push(t.ms); sr.torchBlas = t.blas; }
+      if (torch) torchBoth(sr, v, "sample");
     }
   }
   // 2. all cores: `cores` single-thread processes at once (independent runs/seeds/variants are how
@@ -107,8 +121,11 @@ async function main(argv: string[]): Promise<void> {
       const sr = row(v, "sample", cores);
       sr.ours = await concurrent(cores, process.execPath, [...tsNode, "bench/sample-bench.ts", "--variant", v, "--engine", "wasm", "--batch", String(SAMPLE_BATCH), "--steps", "10", "--repeat", "3"], (j) => j.medianMs as number);
       if (torch) {
-        tr.torch = await concurrent(cores, "/usr/bin/python3", [TORCH, "--variant", v, "--what", "train", "--threads", "1", "--repeat", "3"], (j) => j.median_ms as number);
-        sr.torch = await concurrent(cores, "/usr/bin/python3", [TORCH, "--variant", v, "--what", "sample", "--threads", "1", "--repeat", "3"], (j) => j.median_ms as number);
+        // PyTorch in the formulation that was faster for it in one process
+        const tl = bestLayout(row(v, "train", 1));
+        const sl = bestLayout(row(v, "sample", 1));
+        tr.torch = await concurrent(cores, "/usr/bin/python3", [TORCH, "--variant", v, "--what", "train", "--threads", "1", "--repeat", "3", "--layout", tl], (j) => j.median_ms as number);
+        sr.torch = await concurrent(cores, "/usr/bin/python3", [TORCH, "--variant", v, "--what", "sample", "--threads", "1", "--repeat", "3", "--layout", sl], (j) => j.median_ms as number);
       }
     }
   }
@@ -124,11 +141,12 @@ async function main(argv: string[]): Promise<void> {
   // 4. report
   const lines: string[] = [];
   const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(x < 10 ? 3 : 1) : "-");
-  lines.push(`| variant | what | processes | ours ms/step (wasm) | ours tfjs engine | PyTorch ms/step | PyTorch / ours |`, "| --- | --- | --- | --- | --- | --- | --- |");
+  lines.push(`| variant | what | processes | ours ms/step (wasm) | ours tfjs engine | PyTorch conv / token layout | PyTorch best | PyTorch / ours |`, "| --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) {
     const o = median(r.ours);
     const t = median(r.torch);
-    lines.push(`| ${r.variant} | ${r.what} ${r.what === "train" ? "(batch 64)" : `(batch ${SAMPLE_BATCH})`} | ${r.cores} | ${fmt(o)} | ${fmt(median(r.oursTfjs))} | ${fmt(t)} | ${Number.isFinite(t) ? (t / o).toFixed(2) + "x" : "-"} |`);
+    const layouts = r.cores === 1 ? `${fmt(median(r.torchConv))} / ${fmt(median(r.torchToken))}` : "-";
+    lines.push(`| ${r.variant} | ${r.what} ${r.what === "train" ? "(batch 64)" : `(batch ${SAMPLE_BATCH})`} | ${r.cores} | ${fmt(o)} | ${fmt(median(r.oursTfjs))} | ${layouts} | ${fmt(t)} | ${Number.isFinite(t) ? (t / o).toFixed(2) + "x" : "-"} |`);
   }
   // paper workload: 4 variants at paper epochs, one training seed each, 10k x 100 samples each,
   // at the all-cores aggregate rate (cores processes at once).

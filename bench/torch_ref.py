@@ -120,6 +120,36 @@ class ScoreNet(nn.Module):
         return self.out(h)  # [B, 3, 4, 4]
 
 
+class TokenScoreNet(ScoreNet):
+    """The same network on the token layout [B, 4, 12] (as the TypeScript engines keep it): the
+    2x2 stride-2 convolution is a Linear(12, 32) on patches and the transposed convolution a
+    Linear(32, 12) with a per-channel bias tiled over the 4 pixels. Same parameters, fewer
+    reshapes: the fastest way we found to write this model in PyTorch (`--layout token`)."""
+
+    def __init__(self, variant):
+        super().__init__(variant)
+        self.conv1 = nn.Linear(12, D)
+        self.out = nn.Linear(D, 12, bias=False)
+        self.out_b = nn.Parameter(torch.zeros(3))
+
+    def forward(self, x, t, hard=False, keep_attention=False):
+        h = self.conv1(x)  # [B, 4, 32]
+        temb = self.time2(F.silu(self.time1(timestep_embedding(t))))  # [B, 32]
+        h = F.silu(h + temb[:, None, :])
+        if self.variant != "cnn":
+            w = self.attention_weights(h, hard)
+            if keep_attention:
+                self.last_attention = w.detach()
+            h = h + w @ self.v(h)
+        return self.out(h) + self.out_b.repeat(4)  # [B, 4, 12]
+
+
+def to_tokens(x):
+    """NCHW [B, 3, 4, 4] -> tokens [B, 4, 12] (quadrant-major, (dy, dx, c) features)."""
+    b = x.shape[0]
+    return x.reshape(b, 3, 2, 2, 2, 2).permute(0, 2, 4, 3, 5, 1).reshape(b, 4, 12).contiguous()
+
+
 # ---------------------------------------------------------------- training step and EMA
 def make_training(model, total_steps=TOTAL_STEPS):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.999), weight_decay=1e-5)
@@ -129,10 +159,10 @@ def make_training(model, total_steps=TOTAL_STEPS):
 
 
 def loss_fn(model, schedule, x0, t, eps):
-    ab = schedule["alpha_bars"][t].view(-1, 1, 1, 1)
+    ab = schedule["alpha_bars"][t].view(-1, *([1] * (x0.dim() - 1)))
     xt = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
     eps_hat = model(xt, t)
-    per_example = ((eps_hat - eps) ** 2).mean(dim=(1, 2, 3))  # [B]
+    per_example = ((eps_hat - eps) ** 2).flatten(1).mean(dim=1)  # [B]
     return ((1 - ab.view(-1)) * per_example).mean()
 
 
@@ -224,13 +254,15 @@ def time_blocks(fn, iters, warmup, repeat):
     return out
 
 
-def bench(variant, what, iters, warmup, repeat, seed):
+def bench(variant, what, iters, warmup, repeat, seed, layout="conv"):
     torch.manual_seed(seed)
     schedule = make_schedule()
-    model = ScoreNet(variant)
+    token = layout == "token"
+    model = TokenScoreNet(variant) if token else ScoreNet(variant)
     if what == "train":
         gen = torch.Generator().manual_seed(seed)
-        batches = make_images(32 * TRAIN_BATCH, gen).split(TRAIN_BATCH)  # one epoch of batches
+        images = make_images(32 * TRAIN_BATCH, gen)
+        batches = (to_tokens(images) if token else images).split(TRAIN_BATCH)  # one epoch of batches
         opt, sched, ema = make_training(model)
         state = {"n": 0}
 
@@ -240,7 +272,7 @@ def bench(variant, what, iters, warmup, repeat, seed):
             state["n"] = n + 1
         batch = TRAIN_BATCH
     elif what == "sample":
-        state = {"x": torch.randn(SAMPLE_BATCH, 3, 4, 4), "i": 0}
+        state = {"x": torch.randn(SAMPLE_BATCH, 4, 12) if token else torch.randn(SAMPLE_BATCH, 3, 4, 4), "i": 0}
 
         def step():
             t = T - 1 - state["i"] % T
@@ -375,6 +407,9 @@ def main(argv=None):
                    f"(default train {DEFAULTS['train'][1]}, sample {DEFAULTS['sample'][1]})")
     p.add_argument("--repeat", type=int, default=5, help="timed blocks; median_ms is their median")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--layout", choices=("conv", "token"), default="conv",
+                   help="conv: Conv2d/ConvTranspose2d on NCHW images (as the paper describes the model); "
+                        "token: the same network as Linear layers on [B, 4, 12] patch tokens")
     p.add_argument("--all", action="store_true", help="every (variant, what); one JSON line each")
     p.add_argument("--check", action="store_true", help="correctness checks instead of timing")
     args = p.parse_args(argv)
@@ -407,8 +442,10 @@ def main(argv=None):
     for variant, what in jobs:
         iters = args.iters if args.iters is not None else DEFAULTS[what][0]
         warmup = args.warmup if args.warmup is not None else DEFAULTS[what][1]
-        batch, all_ms = bench(variant, what, iters, warmup, args.repeat, args.seed)
-        print(result_line(variant, what, args.threads, batch, all_ms, env, iters, warmup), flush=True)
+        batch, all_ms = bench(variant, what, iters, warmup, args.repeat, args.seed, args.layout)
+        line = json.loads(result_line(variant, what, args.threads, batch, all_ms, env, iters, warmup))
+        line["layout"] = args.layout
+        print(json.dumps(line), flush=True)
     return 0
 
 
