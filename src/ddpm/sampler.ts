@@ -18,6 +18,8 @@ export interface SampleOptions {
   rng: Rng;
   /** Called after every denoising step of every batch (for progress bars). */
   onStep?: (done: number, total: number) => void;
+  /** Sees every step's x_t and predicted eps (both [B, 4, 12]) before the update (for analyses). */
+  onEps?: (xt: tf.Tensor3D, eps: tf.Tensor3D, t: number) => void;
 }
 
 /** Draw `n` samples; returns tokens [n, 4, 12] in the model's [-1, 1] space (no clipping). */
@@ -33,7 +35,10 @@ export function sampleTokens(model: EpsModel, s: Schedule, o: SampleOptions): Fl
     let x = draw();
     for (let t = T - 1; t >= 0; t--) {
       const z = t > 0 ? draw() : null;
-      const next = tf.tidy(() => ddpmStep(s, model(x, t), t, x, z)) as tf.Tensor3D;
+      const eps = model(x, t);
+      o.onEps?.(x, eps, t);
+      const next = ddpmStep(s, eps, t, x, z) as tf.Tensor3D;
+      eps.dispose();
       x.dispose();
       z?.dispose();
       x = next;

@@ -10,8 +10,8 @@
  * reported beside it (it ignores offsets and scale).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { EpsModel, SampleOptions } from "../ddpm/sampler";
-import { ddpmStep, Schedule } from "../ddpm/schedule";
+import { EpsModel, SampleOptions, sampleTokens } from "../ddpm/sampler";
+import { Schedule } from "../ddpm/schedule";
 import { Rng } from "../rng";
 import { ScoreMachine } from "./machines";
 
@@ -77,16 +77,9 @@ export function compareAlongTrajectory(model: EpsModel, machines: readonly Score
   const T = s.options.steps;
   const sums = machines.map(() => Array.from({ length: T }, zeroSums));
   const sumsX0 = machines.map(() => Array.from({ length: T }, zeroSums));
-  const out = new Float32Array(o.n * 48);
-  const total = Math.ceil(o.n / o.batch) * T;
-  let done = 0;
-  for (let start = 0; start < o.n; start += o.batch) {
-    const B = Math.min(o.batch, o.n - start);
-    const noise = new Float32Array(B * 48);
-    let x = tf.tensor3d(o.rng.fillNormal(noise), [B, 4, 12]);
-    for (let t = T - 1; t >= 0; t--) {
-      const z = t > 0 ? tf.tensor3d(o.rng.fillNormal(noise), [B, 4, 12]) : null;
-      const eps = model(x, t);
+  const out = sampleTokens(model, s, {
+    ...o,
+    onEps: (x, eps, t) => {
       const xs = x.dataSync();
       const es = eps.dataSync();
       const netX0 = x0FromEps(xs, es, s.alphaBars[t]);
@@ -95,16 +88,8 @@ export function compareAlongTrajectory(model: EpsModel, machines: readonly Score
         accumulate(sums[i][t], es, em);
         accumulate(sumsX0[i][t], netX0, x0FromEps(xs, em, s.alphaBars[t]));
       });
-      const next = tf.tidy(() => ddpmStep(s, eps, t, x, z)) as tf.Tensor3D;
-      eps.dispose();
-      x.dispose();
-      z?.dispose();
-      x = next;
-      o.onStep?.(++done, total);
-    }
-    out.set(x.dataSync(), start * 48);
-    x.dispose();
-  }
+    },
+  });
   const r2: Record<string, number[]> = {};
   const rho2: Record<string, number[]> = {};
   const r2X0: Record<string, number[]> = {};
