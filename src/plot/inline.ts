@@ -33,18 +33,37 @@ function scriptSafe(js: string): string {
 
 /** Render `fig` interactively in the cell output (plotly.js is embedded on the first call). */
 export function showFigure(fig: PlotlyFigure): void {
+  embedPlotly();
+  tslab().display.html(figureHtml(fig));
+}
+
+/**
+ * A figure that redraws itself in place (one display entry, overwritten on every `update`), for
+ * live training curves; outside a kernel updates are ignored.
+ */
+export function liveFigure(): { update(fig: PlotlyFigure): void } {
+  if (!inTslab()) return { update: () => undefined };
+  embedPlotly(); // in an output of its own, so overwriting the figure keeps the library
+  const display = tslab().newDisplay();
+  return { update: (fig) => display.html(figureHtml(fig)) };
+}
+
+/** plotly.js once per notebook (kernel), so saved notebooks render offline. */
+function embedPlotly(): void {
+  if (bundleShown) return;
+  tslab().display.html(`<script type="text/javascript">${scriptSafe(plotlyBundle())}</script>`);
+  bundleShown = true;
+}
+
+function figureHtml(fig: PlotlyFigure): string {
   const id = `plotly-${process.pid}-${Date.now()}-${divCounter++}`;
   const layout = fig.layout ?? {};
   const height = typeof layout.height === "number" ? `${layout.height}px` : "450px";
   const args = [fig.data, layout, { responsive: true, ...fig.config }].map((x) => JSON.stringify(x)).join(", ");
-  const parts: string[] = [];
-  if (!bundleShown) parts.push(`<script type="text/javascript">${scriptSafe(plotlyBundle())}</script>`);
-  parts.push(
+  return [
     `<div id="${id}" style="width:100%;height:${height}"></div>`,
     `<script type="text/javascript">window.Plotly.newPlot(${JSON.stringify(id)}, ${scriptSafe(args)});</script>`,
-  );
-  tslab().display.html(parts.join("\n"));
-  bundleShown = true;
+  ].join("\n");
 }
 
 /** Show a PNG file (e.g. one written by FigureExporter); renders in every notebook viewer. */

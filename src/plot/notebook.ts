@@ -83,10 +83,26 @@ export function describeParams(p: NotebookParams): string {
  */
 export function trainSeeds(
   p: NotebookParams, variant: Variant, write: (line: string) => void, log: (line: string) => void = console.log,
+  onCurves?: (curves: LossCurve[]) => void,
 ): TrainTaskResult[] {
+  const curves: LossCurve[] = [];
+  let lastDraw = 0;
   return p.seeds.map((seed) => {
     const bar = new Progress({ label: `${variant} seed ${seed}`, total: 1, intervalMs: 1000, write: (s) => write(s) });
-    const r = trainTask(p.cfg, p.paths, variant, seed, (done, total, note) => bar.update(done / total, note));
+    const losses: number[] = [];
+    const live: LossCurve = { variant, seed, losses };
+    curves.push(live);
+    // The per-epoch losses, redrawn at most every 2 s (a live loss curve while training runs).
+    const onEpoch = (_epoch: number, loss: number, totalEpochs: number) => {
+      losses.push(loss);
+      if (onCurves && (Date.now() - lastDraw > 2000 || losses.length === totalEpochs)) {
+        lastDraw = Date.now();
+        onCurves(curves);
+      }
+    };
+    const r = trainTask(p.cfg, p.paths, variant, seed, (done, total, note) => bar.update(done / total, note), onEpoch);
+    live.losses = r.epochLosses; // complete history, also for reused or resumed checkpoints
+    onCurves?.(curves);
     bar.finish(r.status);
     log(`${variant} seed ${seed}: ${r.status} (${r.epochs} epochs, ${r.steps} steps, final epoch loss ${r.epochLosses[r.epochLosses.length - 1]?.toFixed(4)}, ${r.seconds.toFixed(1)} s) -> ${path.basename(r.checkpoint)}`);
     return r;
