@@ -43,10 +43,12 @@ describe("Gumbel draws", () => {
     const r = new Rng(11);
     const g = r.fillGumbel(new Float32Array(1 << 20));
     let mean = 0;
+    let nonFinite = 0;
     for (const x of g) {
-      expect(Number.isFinite(x)).toBe(true);
+      if (!Number.isFinite(x)) nonFinite++;
       mean += x / g.length;
     }
+    expect(nonFinite).toBe(0);
     expect(Math.abs(mean - 0.5772156649)).toBeLessThan(0.01); // Euler-Mascheroni
     // the largest uniform the generator can give rounds to 1 in float32: the old path overflowed
     expect(Math.fround((4294967295 + 0.5) / 4294967296)).toBe(1);
