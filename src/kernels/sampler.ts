@@ -19,31 +19,19 @@
  * `sampleTokens` does: the samples then equal the tfjs engine's up to float32 rounding (slower:
  * JS noise costs several ms per step at batch 10 000).
  */
-import * as fs from "fs";
 import * as path from "path";
 import { Schedule, stepCoefficients } from "../ddpm/schedule";
 import { HIDDEN, ParamArrays, paramSpecs } from "../model/params";
 import { Variant } from "../model/variants";
+import { instantiateKernel, VARIANT_CODE, WasmMemory } from "./wasm";
 import { Rng } from "../rng";
 
 /** Path of the compiled kernel (built from assembly/sample.ts). */
 export const SAMPLE_WASM = path.join(__dirname, "sample.wasm");
 
-const VARIANT_CODE: Record<Variant, number> = { cnn: 0, attention: 1, identity: 2, top1: 3 };
 const SAMPLE_BYTES = 192; // 48 float32
 /** Steps one chunk of samples runs before the next chunk, in `noise: "wasm"` mode. */
 const BLOCK_STEPS = 25;
-
-/**
- * The few WebAssembly API pieces used here, typed locally: tsconfig's lib (ES2020, no DOM) and
- * @types/node 20 declare no `WebAssembly` global.
- */
-interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface KernelExports {
   memory: WasmMemory;
@@ -65,16 +53,13 @@ const OFF_WVOT = 7168;
 const OFF_BO = 8704;
 const OFF_RNG = 8768;
 
-let compiled: object | undefined;
-
 /** One kernel instance with its own memory and a bump allocator above the fixed region. */
 class Kernel {
   readonly k: KernelExports;
   private top: number;
 
   constructor() {
-    compiled ??= new WASM.Module(fs.readFileSync(SAMPLE_WASM));
-    this.k = new WASM.Instance(compiled, {}).exports as KernelExports;
+    this.k = instantiateKernel<KernelExports>(SAMPLE_WASM);
     this.top = this.k.dynamicBase();
   }
 

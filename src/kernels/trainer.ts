@@ -9,31 +9,17 @@
  * The randomness is drawn here in TypeScript from the state's seeded streams in exactly the order
  * `trainStep` draws it, so both engines consume identical random numbers.
  */
-import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs-core";
 import { Schedule } from "../ddpm/schedule";
 import { packedLayout } from "../model/packed";
 import { HIDDEN } from "../model/params";
 import { Variant } from "../model/variants";
+import { instantiateKernel, VARIANT_CODE, WasmMemory } from "./wasm";
 import { AdamWHyper } from "../train/adamw";
 import { emaDecayAt } from "../train/ema";
 import { oneCycleAt } from "../train/onecycle";
 import { TrainContext, TrainState } from "../train/trainer";
-
-/** Variant codes of assembly/train.ts. */
-const VARIANT_CODE: Record<Variant, number> = { cnn: 0, attention: 1, identity: 2, top1: 3 };
-
-/**
- * The few WebAssembly API pieces used here, typed locally: tsconfig's lib (ES2020, no DOM) and
- * @types/node 20 declare no `WebAssembly` global.
- */
-interface WasmMemory { readonly buffer: ArrayBuffer }
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface TrainExports {
   memory: WasmMemory;
@@ -66,12 +52,9 @@ interface TrainExports {
 /** Path of the compiled kernel (rebuild with `npm run build:wasm`). */
 export const TRAIN_WASM = path.join(__dirname, "train.wasm");
 
-let compiled: object | undefined;
-
 /** A fresh instance of train.wasm (one per engine: each owns its memory). */
 function instantiate(): TrainExports {
-  compiled ??= new WASM.Module(fs.readFileSync(TRAIN_WASM));
-  return new WASM.Instance(compiled, {}).exports as TrainExports;
+  return instantiateKernel<TrainExports>(TRAIN_WASM);
 }
 
 /**
