@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The headless pipeline: train + sample + evaluate on all cores, then execute every notebook.
 #
-#   bash scripts/pipeline.sh [--profile smoke|quick|paper] [--out DIR]      (default: quick, results/<profile>)
+#   bash scripts/pipeline.sh [--profile smoke|quick|paper] [--out DIR] [--dry-run]
 #   OVERRIDES='{"samples": 128}' bash scripts/pipeline.sh --profile smoke   (config overrides, as JSON)
+# The profile and folder also come from the environment the notebooks read: PROFILE (default quick)
+# and OUT_DIR (default results/<profile>); a flag wins over the variable. --dry-run prints the
+# resolved profile, folder and experiment command, and exits.
 #
 # 1. `npm run experiment -- --variant all --profile P --out DIR` (worker threads over all cores):
 #    checkpoints/, samples/*.npy, results.json, table1.csv, table1.md, runs.csv, losses.csv.
@@ -15,36 +18,59 @@ set -euo pipefail
 export PYDEVD_DISABLE_FILE_VALIDATION=1
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PROFILE=quick
-OUT=""
+PROFILE=${PROFILE:-quick}
+OUT=${OUT_DIR:-}
+DRY=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --profile) PROFILE=${2:?--profile needs a value}; shift 2 ;;
+    --profile) PROFILE=${2?--profile needs a value}; shift 2 ;;
     --profile=*) PROFILE=${1#*=}; shift ;;
-    --out) OUT=${2:?--out needs a value}; shift 2 ;;
-    --out=*) OUT=${1#*=}; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "pipeline: unknown argument '$1' (usage: scripts/pipeline.sh [--profile smoke|quick|paper] [--out DIR])" >&2; exit 2 ;;
+    --out) OUT=${2?--out needs a value}; [ -n "$OUT" ] || { echo "pipeline: --out needs a folder, got an empty path" >&2; exit 2; }; shift 2 ;;
+    --out=*) OUT=${1#*=}; [ -n "$OUT" ] || { echo "pipeline: --out needs a folder, got an empty path" >&2; exit 2; }; shift ;;
+    --dry-run) DRY=1; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "pipeline: unknown argument '$1' (usage: scripts/pipeline.sh [--profile smoke|quick|paper] [--out DIR] [--dry-run])" >&2; exit 2 ;;
   esac
 done
 case "$PROFILE" in smoke|quick|paper) ;; *) echo "pipeline: unknown profile '$PROFILE' (expected smoke, quick or paper)" >&2; exit 2 ;; esac
 OUT=${OUT:-$ROOT/results/$PROFILE}
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
+case "$OUT" in /*) ;; *) OUT="$PWD/$OUT" ;; esac  # relative to where the pipeline was started
 OVERRIDES=${OVERRIDES:-"{}"}
 cd "$ROOT"
+# Overrides as CLI flags, one array element each (never word-split; checked again by the CLI:
+# unknown keys and bad types are errors). Only numbers, strings and booleans are config values.
+FLAGS_FILE=$(mktemp)
+trap 'rm -f "$FLAGS_FILE"' EXIT
+OVERRIDES="$OVERRIDES" node -e '
+  const fail = (m) => { console.error(`pipeline: ${m}`); process.exit(2); };
+  let o; try { o = JSON.parse(process.env.OVERRIDES); } catch (e) { fail(`OVERRIDES is not JSON: ${e.message}`); }
+  if (typeof o !== "object" || o === null || Array.isArray(o)) fail(`OVERRIDES must be a JSON object like {"epochs": 500}, got ${process.env.OVERRIDES}`);
+  for (const [k, v] of Object.entries(o)) {
+    if (!["number", "string", "boolean"].includes(typeof v)) fail(`OVERRIDES key "${k}" must be a number, string or boolean, got ${JSON.stringify(v)}`);
+    process.stdout.write(`--${k}=${v}\0`);
+  }' > "$FLAGS_FILE" || exit 2
+FLAGS=()
+mapfile -d '' FLAGS < "$FLAGS_FILE"
+if [ "$DRY" = 1 ]; then
+  printf 'pipeline: profile %s, out %s\n' "$PROFILE" "$OUT"
+  printf 'pipeline: npm run experiment -- --variant all --profile %s --out %s' "$PROFILE" "$OUT"
+  for f in ${FLAGS[@]+"${FLAGS[@]}"}; do printf ' %q' "$f"; done
+  printf '\n'
+  exit 0
+fi
+mkdir -p "$OUT" || { echo "pipeline: cannot create output folder $OUT" >&2; exit 1; }
+OUT=$(cd "$OUT" && pwd)
+# One writer per output folder: the pipeline holds the lock; the experiment and the notebooks it
+# starts write under it (OUTPUT_LOCK_TOKEN), any other run gets an error naming this one.
+OUTPUT_LOCK_TOKEN=$(npx ts-node --transpile-only scripts/output-lock.ts acquire "$OUT" --pid $$ --command "scripts/pipeline.sh --profile $PROFILE") || exit 1
+export OUTPUT_LOCK_TOKEN
+trap 'rm -f "$FLAGS_FILE"; grep -qs "$OUTPUT_LOCK_TOKEN" "$OUT/.lock" && rm -f "$OUT/.lock"' EXIT
 
 # 0. Check the tools before spending time on training.
 [ -x /usr/bin/jupyter ] || { echo "pipeline: /usr/bin/jupyter not found; run 'sudo sh scripts/setup-jupyter.sh'" >&2; exit 1; }
 /usr/bin/jupyter kernelspec list 2>/dev/null | grep -w tslab >/dev/null || { echo "pipeline: no tslab Jupyter kernel; run 'sudo sh scripts/setup-jupyter.sh'" >&2; exit 1; }
 CHROMIUM=${CHROMIUM_PATH:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || { echo "pipeline: Chromium not found at $CHROMIUM; run 'sudo sh scripts/setup-jupyter.sh' or set CHROMIUM_PATH" >&2; exit 1; }
-# Overrides as CLI flags (checked again by the CLI: unknown keys and bad types are errors).
-FLAGS=$(OVERRIDES="$OVERRIDES" node -e '
-  let o; try { o = JSON.parse(process.env.OVERRIDES); } catch (e) { console.error(`pipeline: OVERRIDES is not JSON: ${e.message}`); process.exit(2); }
-  if (typeof o !== "object" || o === null || Array.isArray(o)) { console.error("pipeline: OVERRIDES must be a JSON object"); process.exit(2); }
-  console.log(Object.entries(o).map(([k, v]) => `--${k}=${v}`).join(" "));')
-
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -52,8 +78,7 @@ echo "pipeline: profile $PROFILE, out $OUT, overrides $OVERRIDES"
 
 # 1. Train, sample and evaluate every variant on all cores.
 t0=$(now)
-# shellcheck disable=SC2086
-npm run --silent experiment -- --variant all --profile "$PROFILE" --out "$OUT" $FLAGS 2>&1 | tee "$OUT/experiment.log"
+npm run --silent experiment -- --variant all --profile "$PROFILE" --out "$OUT" ${FLAGS[@]+"${FLAGS[@]}"} 2>&1 | tee "$OUT/experiment.log"
 t1=$(now)
 
 # 2. Execute the notebooks in order; they reuse step 1's checkpoints and results.

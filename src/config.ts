@@ -6,7 +6,14 @@
 export interface ExperimentConfig {
   // Dataset (SPEC "Dataset")
   readonly datasetSize: number;
+  /** Seed of the first dataset draw; draw i uses datasetSeed + i. */
   readonly datasetSeed: number;
+  /**
+   * Dataset draws in the study (each a fresh set of `datasetSize` images). With 1, every training
+   * seed trains on draw `datasetSeed`; with D > 1 the study is D draws x `seeds` training seeds,
+   * draw i holding seeds seed + i*seeds ... seed + (i+1)*seeds - 1 (see src/experiment/models.ts).
+   */
+  readonly datasets: number;
   // DDPM (SPEC "DDPM")
   readonly diffusionSteps: number;
   readonly betaStart: number;
@@ -31,8 +38,9 @@ export interface ExperimentConfig {
   readonly emaDecay: number;
   readonly emaWarmup: boolean;
   readonly gumbelTau: number;
-  /** First training seed; `seeds` consecutive seeds are trained per variant. */
+  /** First training seed. */
   readonly seed: number;
+  /** Training seeds per dataset draw (consecutive; unique across draws). */
   readonly seeds: number;
   /** Save a checkpoint every this many epochs (and at the end). */
   readonly checkpointEvery: number;
@@ -41,6 +49,11 @@ export interface ExperimentConfig {
   readonly samples: number;
   /** Sampling runs per trained model. */
   readonly runs: number;
+  /**
+   * The paper's protocol beside the many-model table: the study's first model (first draw, first
+   * seed) of each variant gets this many sampling runs (runs 0..protocolRuns-1; 0 = off).
+   */
+  readonly protocolRuns: number;
   /** Largest batch pushed through the network at once while sampling. */
   readonly sampleBatch: number;
   /** Seed of sampling run r is sampleSeed + r. */
@@ -74,6 +87,7 @@ const ENUM_KEYS: Partial<Record<keyof ExperimentConfig, readonly string[]>> = {
 export const DEFAULT_CONFIG: ExperimentConfig = Object.freeze({
   datasetSize: 2048,
   datasetSeed: 0,
+  datasets: 1,
   diffusionSteps: 1000,
   betaStart: 1e-4,
   betaEnd: 0.02,
@@ -99,6 +113,7 @@ export const DEFAULT_CONFIG: ExperimentConfig = Object.freeze({
   checkpointEvery: 250,
   samples: 10000,
   runs: 100,
+  protocolRuns: 0,
   sampleBatch: 10000,
   sampleSeed: 1000,
   useEma: true,
@@ -117,14 +132,16 @@ export const PROFILES: Record<ProfileName, Partial<ExperimentConfig>> = {
   smoke: { epochs: 4, seeds: 1, samples: 256, runs: 2, sampleBatch: 256, checkpointEvery: 2 },
   // Minutes: long enough training for the attention effect (SPEC: ~2000 epochs), few samples.
   quick: { epochs: 2000, seeds: 1, samples: 2000, runs: 5, sampleBatch: 2000, checkpointEvery: 100 },
-  // SPEC scale: 5000 / 10000 epochs, 10k x 100 samples, 3 training seeds.
-  paper: {},
+  // Paper length (5000 / 10000 epochs), 12 trained models per variant over 6 dataset draws x 2
+  // training seeds, 10 runs x 10 000 samples each; plus the paper's own protocol on the first model
+  // (100 runs x 10 000 samples). docs/experiment.md says why 6 x 2.
+  paper: { datasets: 6, seeds: 2, runs: 10, protocolRuns: 100 },
 };
 
 /** Integer-valued keys (checked as integers). */
 const INTEGER_KEYS = new Set<keyof ExperimentConfig>([
-  "datasetSize", "datasetSeed", "diffusionSteps", "epochs", "top1EpochFactor", "batchSize", "seed", "seeds",
-  "checkpointEvery", "samples", "runs", "sampleBatch", "sampleSeed", "workers",
+  "datasetSize", "datasetSeed", "datasets", "diffusionSteps", "epochs", "top1EpochFactor", "batchSize", "seed", "seeds",
+  "checkpointEvery", "samples", "runs", "protocolRuns", "sampleBatch", "sampleSeed", "workers",
 ]);
 
 export function parseProfile(name: string): ProfileName {
@@ -173,10 +190,71 @@ export function resolveConfig(profile: ProfileName = "paper", overrides: Record<
     cfg[k] = v;
   }
   const c = cfg as unknown as ExperimentConfig;
-  const positive: (keyof ExperimentConfig)[] = ["datasetSize", "diffusionSteps", "epochs", "batchSize", "seeds", "samples", "runs", "sampleBatch", "checkpointEvery", "top1EpochFactor"];
-  for (const k of positive) if (!((c[k] as number) > 0)) throw new Error(`config key '${k}' must be positive, got ${c[k]}`);
-  if (c.workers < 0) throw new Error(`config key 'workers' must be >= 0, got ${c.workers}`);
+  checkDomains(c);
   return Object.freeze(c);
+}
+
+/**
+ * The valid range of every numeric key: a value outside is an error naming the key, the value and
+ * the range (a negative learning rate or a zero division factor would otherwise fail, or worse
+ * train, far from where it was set).
+ */
+const DOMAINS: Partial<Record<keyof ExperimentConfig, [lo: number, hi: number, loOpen: boolean, hiOpen: boolean]>> = {
+  datasetSize: [1, Infinity, false, true],
+  datasetSeed: [0, 2 ** 32 - 1, false, false],
+  datasets: [1, Infinity, false, true],
+  diffusionSteps: [2, Infinity, false, true],
+  betaStart: [0, 1, true, true],
+  betaEnd: [0, 1, true, true],
+  epochs: [1, Infinity, false, true],
+  top1EpochFactor: [1, Infinity, false, true],
+  batchSize: [1, Infinity, false, true],
+  lr: [0, Infinity, true, true],
+  beta1: [0, 1, false, true],
+  beta2: [0, 1, false, true],
+  adamEps: [0, Infinity, true, true],
+  weightDecay: [0, Infinity, false, true],
+  pctStart: [0, 1, true, true],
+  divFactor: [0, Infinity, true, true],
+  finalDivFactor: [0, Infinity, true, true],
+  baseMomentum: [0, 1, false, true],
+  maxMomentum: [0, 1, false, true],
+  emaDecay: [0, 1, false, false],
+  gumbelTau: [0, Infinity, true, true],
+  seed: [0, 2 ** 32 - 1, false, false],
+  seeds: [1, Infinity, false, true],
+  checkpointEvery: [1, Infinity, false, true],
+  samples: [1, Infinity, false, true],
+  runs: [1, Infinity, false, true],
+  protocolRuns: [0, Infinity, false, true],
+  sampleBatch: [1, Infinity, false, true],
+  sampleSeed: [0, 2 ** 32 - 1, false, false],
+  workers: [0, Infinity, false, true],
+};
+
+function rangeText([lo, hi, loOpen, hiOpen]: [number, number, boolean, boolean]): string {
+  const l = `${loOpen ? "(" : "["}${lo}`;
+  const h = hi === Infinity ? "inf)" : `${hi}${hiOpen ? ")" : "]"}`;
+  return `${l}, ${h}`;
+}
+
+function checkDomains(c: ExperimentConfig): void {
+  for (const [k, d] of Object.entries(DOMAINS) as [keyof ExperimentConfig, [number, number, boolean, boolean]][]) {
+    const v = c[k] as number;
+    const [lo, hi, loOpen, hiOpen] = d;
+    const ok = (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi);
+    if (!ok) throw new Error(`config key '${k}' must be in ${rangeText(d)}, got ${v}`);
+  }
+  if (!(c.betaStart < c.betaEnd)) throw new Error(`config keys 'betaStart' (${c.betaStart}) and 'betaEnd' (${c.betaEnd}) must satisfy betaStart < betaEnd`);
+  if (!(c.baseMomentum <= c.maxMomentum)) throw new Error(`config keys 'baseMomentum' (${c.baseMomentum}) and 'maxMomentum' (${c.maxMomentum}) must satisfy baseMomentum <= maxMomentum`);
+  if (c.protocolRuns > 0 && c.protocolRuns < c.runs) throw new Error(`config key 'protocolRuns' must be 0 (off) or >= runs (${c.runs}), got ${c.protocolRuns}`);
+  for (const epochs of [c.epochs, c.epochs * c.top1EpochFactor]) {
+    // OneCycle's warm-up ends at step pctStart * totalSteps - 1; at exactly 0 its length is 0 and the
+    // schedule divides by zero (so does PyTorch's OneCycleLR).
+    const totalSteps = epochs * Math.ceil(c.datasetSize / c.batchSize);
+    if (c.pctStart * totalSteps - 1 === 0) throw new Error(`config key 'pctStart' ${c.pctStart} gives a warm-up of zero length over ${totalSteps} steps; choose another pctStart`);
+  }
+  if (c.seed + c.datasets * c.seeds - 1 > 2 ** 32 - 1) throw new Error(`training seeds run past 2^32 - 1 (seed ${c.seed} + ${c.datasets} x ${c.seeds})`);
 }
 
 /** Training epochs for a variant (top1 trains `top1EpochFactor` times longer). */

@@ -2,7 +2,7 @@
  * Command-line parsing for the experiment CLI: `--flag value` pairs, where every config key of
  * `ExperimentConfig` is also a flag (checked: unknown flags and wrong types are errors).
  */
-import { checkOverride, DEFAULT_CONFIG, ExperimentConfig, parseProfile, ProfileName } from "../config";
+import { checkOverride, DEFAULT_CONFIG, ExperimentConfig, parseProfile, PROFILES, ProfileName } from "../config";
 import { parseVariant, Variant, VARIANTS } from "../model/variants";
 
 export interface CliArgs {
@@ -16,7 +16,7 @@ export interface CliArgs {
   help: boolean;
 }
 
-/** "3", "3-5", "1,4,7-9" -> sorted unique integers. */
+/** "3-5", "1,4,7-9", "3" -> sorted unique integers. */
 export function parseRangeList(flag: string, text: string): number[] {
   const out = new Set<number>();
   for (const part of text.split(",")) {
@@ -28,6 +28,19 @@ export function parseRangeList(flag: string, text: string): number[] {
     for (let i = a; i <= b; i++) out.add(i);
   }
   return [...out].sort((x, y) => x - y);
+}
+
+/**
+ * `--runs` / `--seeds`: a bare integer N is a count (the config key `runs` / `seeds` = N, as in
+ * --help); a range or list ("5-9", "0,3", "7-7") selects those indices (a slice for job arrays).
+ */
+export function parseCountOrSlice(flag: "runs" | "seeds", text: string): { count: number } | { slice: number[] } {
+  if (/^\s*\d+\s*$/.test(text)) {
+    const count = Number(text);
+    if (count < 1) throw new Error(`--${flag} ${text}: a count must be at least 1 (for one index write a range such as 0-0)`);
+    return { count };
+  }
+  return { slice: parseRangeList(flag, text) };
 }
 
 export function parseArgs(argv: string[]): CliArgs {
@@ -44,24 +57,32 @@ export function parseArgs(argv: string[]): CliArgs {
     const value = eq > 0 ? flag.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new Error(`flag --${name} needs a value`);
     switch (name) {
-      case "variant":
+      case "variant": {
         a.variants = value === "all" ? [...VARIANTS] : value.split(",").map((v) => parseVariant(v.trim()));
+        const dup = a.variants.find((v, j) => a.variants.indexOf(v) !== j);
+        if (dup) throw new Error(`--variant lists '${dup}' twice; list each variant once`);
         break;
+      }
       case "profile":
         a.profile = parseProfile(value);
         break;
       case "out":
-        a.outDir = value;
-        break;
       case "data":
-        a.dataDir = value;
+        if (value.trim() === "") throw new Error(`--${name} needs a folder, got an empty path`);
+        if (name === "out") a.outDir = value;
+        else a.dataDir = value;
         break;
       case "seeds":
-        a.seeds = parseRangeList(name, value);
+      case "runs": {
+        const r = parseCountOrSlice(name, value);
+        if ("count" in r) {
+          a.overrides[name] = r.count;
+          a[name] = null;
+        } else {
+          a[name] = r.slice;
+        }
         break;
-      case "runs":
-        a.runs = parseRangeList(name, value);
-        break;
+      }
       default: {
         if (!(name in DEFAULT_CONFIG)) {
           throw new Error(`unknown flag --${name} (flags: --variant, --profile, --out, --data, --seeds, --runs, or a config key: ${Object.keys(DEFAULT_CONFIG).join(", ")})`);
@@ -78,7 +99,18 @@ export const USAGE = `usage: npm run experiment -- [--variant cnn|attention|iden
        [--out DIR] [--data DIR] [--seeds 0-2] [--runs 0-99] [--<configKey> VALUE ...]
 
 Trains, samples and evaluates the chosen variants; writes results.json, table1.csv/.md, runs.csv,
-losses.csv, config.json, checkpoints/ and samples/ to --out (default results/<profile>).
---seeds and --runs take a slice of the work (e.g. --seeds 3-5 --runs 51-100) for job arrays;
-combine slices with \`npm run merge -- OUT_DIR IN_DIR...\`. Config keys and defaults:
+losses.csv, config.json, checkpoints/, runs/ and samples/ to --out (default results/<profile>).
+One run writes to a folder at a time (a second one gets an error naming the first).
+
+--seeds and --runs take a count or a slice:
+  --runs 20        20 sampling runs per model (runs 0-19; the config key 'runs')
+  --runs 51-100    only runs 51..100 of the study (a slice for job arrays; also 3,7 or 5-5)
+  --seeds 2        2 training seeds per dataset draw (the config key 'seeds')
+  --seeds 3-5      only the models with training seeds 3..5 (with several dataset draws, each
+                   training seed names one model: draw i holds seeds seed+i*seeds ...)
+Combine slices with \`npm run merge -- OUT_DIR IN_DIR...\`. Profiles (--profile) set some keys:
+  smoke: ${JSON.stringify(PROFILES.smoke)}
+  quick: ${JSON.stringify(PROFILES.quick)}
+  paper: ${JSON.stringify(PROFILES.paper)}
+Config keys and defaults:
 ${Object.entries(DEFAULT_CONFIG).map(([k, v]) => `  --${k} ${v}`).join("\n")}`;

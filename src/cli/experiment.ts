@@ -4,6 +4,9 @@ import { resolveConfig } from "../config";
 import { parseArgs, USAGE } from "./args";
 
 async function main(): Promise<void> {
+  // Ctrl-C / kill: exit through process.exit so the output folder's lock is released (finished
+  // checkpoints and runs are on disk; a rerun resumes).
+  for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.exit(sig === "SIGINT" ? 130 : 143));
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
     console.log(USAGE);

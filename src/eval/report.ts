@@ -8,6 +8,8 @@ import { summarize, Summary } from "./stats";
 
 export interface RunMetrics {
   variant: Variant;
+  /** The model's dataset draw. */
+  dataSeed: number;
   seed: number;
   run: number;
   weights: "ema" | "raw";

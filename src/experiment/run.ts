@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs-core";
 import { backendInfo, initBackend } from "../backend";
-import { ExperimentConfig } from "../config";
+import { epochsFor, ExperimentConfig } from "../config";
 import { census } from "../data/dataset";
 import { loadOrCreateDataset } from "../data/store";
 import { exactRandomBaseline, monteCarloRandomBaseline } from "../eval/baseline";
@@ -17,8 +17,10 @@ import { writeFileAtomic, writeJsonAtomic } from "../io/atomic";
 import { Variant } from "../model/variants";
 import { Progress } from "../progress";
 import { libraryVersion } from "../version";
+import { withOutputLock } from "./lock";
+import { runsFor, selectModels, studyModels } from "./models";
 import { runTasks, Task, workerCount } from "./pool";
-import { Paths, SampleTaskResult, TrainTaskResult } from "./tasks";
+import { Paths, SampleTaskResult, storedRun, TrainTaskResult } from "./tasks";
 
 export interface ExperimentOptions {
   cfg: ExperimentConfig;
@@ -28,7 +30,10 @@ export interface ExperimentOptions {
   profile: string;
   /** Command line or notebook that started the run, recorded in results.json. */
   command?: string;
-  /** Optional slice of the work (for job arrays): training seeds and sampling runs to do. */
+  /**
+   * Optional slice of the work (for job arrays): training seeds (each names one model of the
+   * study, see models.ts) and sampling run indices. Default: the whole study.
+   */
   seeds?: number[];
   runs?: number[];
   log?: (line: string) => void;
@@ -39,7 +44,8 @@ export interface ExperimentOptions {
 export interface ExperimentResults {
   meta: Record<string, unknown>;
   config: ExperimentConfig;
-  dataset: { size: number; seed: number; distinct: number; possible: number };
+  /** `seed`: the first draw; `draws`: every draw's seed; `distinct`: of the first draw. */
+  dataset: { size: number; seed: number; draws?: number[]; distinct: number; possible: number };
   training: TrainTaskResult[];
   runs: SampleTaskResult[];
   baseline: { exact: MetricValues; monteCarlo: MetricValues[] };
@@ -51,42 +57,63 @@ function range(start: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => start + i);
 }
 
-/** Run the experiment; returns the results that were written to `paths.outDir`. */
+/**
+ * Run the experiment; returns the results that were written to `paths.outDir`. The output folder
+ * is locked for the whole run (one writer per folder).
+ */
 export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResults> {
+  checkUnique("variant", o.variants);
+  if (o.seeds) checkUnique("training seed", o.seeds);
+  if (o.runs) checkUnique("run", o.runs);
+  if (o.paths.outDir.trim() === "") throw new Error("the output folder is an empty path; name a folder");
+  if (o.paths.dataDir.trim() === "") throw new Error("the dataset folder is an empty path; name a folder");
+  return withOutputLock(o.paths.outDir, o.command ?? `runExperiment (${o.profile})`, () => runLocked(o));
+}
+
+function checkUnique<T>(what: string, xs: readonly T[]): void {
+  if (xs.length === 0) throw new Error(`no ${what} selected`);
+  const dup = xs.find((x, i) => xs.indexOf(x) !== i);
+  if (dup !== undefined) throw new Error(`${what} ${String(dup)} is listed twice; list each once`);
+}
+
+async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
   const { cfg, variants, paths } = o;
   const log = o.log ?? ((s: string) => console.log(s));
   const started = new Date();
+  const models = o.seeds ? selectModels(cfg, o.seeds) : studyModels(cfg);
+  const seeds = models.map((m) => m.seed);
+  const runs = o.runs ?? range(0, Math.max(cfg.runs, cfg.protocolRuns));
   const info = await initBackend();
   const workers = workerCount(cfg);
-  // 1. dataset (generated once here so workers only read it)
-  const ds = loadOrCreateDataset(paths.dataDir, { size: cfg.datasetSize, seed: cfg.datasetSeed });
-  const c = census(ds);
-  log(`dataset: ${c.images} images, ${c.distinct} of ${c.possible} possible distinct images; backend ${info.name}, ${workers} worker(s)`);
-  writeJsonAtomic(path.join(paths.outDir, "config.json"), { profile: o.profile, variants, config: cfg });
+  // 1. datasets (generated once here so workers only read them)
+  const draws = [...new Set(models.map((m) => m.dataSeed))];
+  const censuses = draws.map((seed) => census(loadOrCreateDataset(paths.dataDir, { size: cfg.datasetSize, seed })));
+  const c = censuses[0];
+  log(`dataset: ${draws.length} draw(s) (seeds ${draws.join(", ")}) of ${c.images} images, ${censuses.map((x) => x.distinct).join("/")} of ${c.possible} possible distinct images; backend ${info.name}, ${workers} worker(s)`);
+  writeJsonAtomic(path.join(paths.outDir, "config.json"), { profile: o.profile, variants, config: cfg, selection: { seeds, models, runs } });
 
-  // 2. training, one task per (variant, seed)
-  const seeds = o.seeds ?? range(cfg.seed, cfg.seeds);
-  const runs = o.runs ?? range(0, cfg.runs);
-  const trainTasks: Task[] = variants.flatMap((variant) => seeds.map((seed) => ({ kind: "train" as const, variant, seed })));
+  // 2. training, one task per (variant, model)
+  const trainTasks: Task[] = variants.flatMap((variant) => models.map((m) => ({ kind: "train" as const, variant, seed: m.seed })));
   const training = (await runPhase("train", trainTasks, o, workers)) as TrainTaskResult[];
-  for (const t of training) log(`trained ${t.variant} seed ${t.seed}: ${t.status}, ${t.steps} steps, final epoch loss ${t.epochLosses.at(-1)?.toFixed(4)} (${t.seconds.toFixed(0)} s)`);
+  for (const t of training) log(`trained ${t.variant} draw ${t.dataSeed} seed ${t.seed}: ${t.status}, ${t.steps} steps, final epoch loss ${t.epochLosses.at(-1)?.toFixed(4)} (${t.seconds.toFixed(0)} s)`);
 
-  // 3. sampling runs (samples of run 0 of each model saved as .npy)
+  // 3. sampling runs (samples of each model's first run saved as .npy)
   const weightSets: ("ema" | "raw")[] = cfg.rawSamples ? ["ema", "raw"] : [cfg.useEma ? "ema" : "raw"];
   // Run-major order: an interrupted experiment has about as many runs of every model (finished
   // runs are kept and reused, so a rerun with a smaller --runs slice can still write a table).
-  const sampleTasks: Task[] = runs.flatMap((run) => variants.flatMap((variant) => seeds.flatMap((seed) => weightSets.map((weights) =>
-    ({ kind: "sample" as const, variant, seed, run, weights, saveNpy: run === runs[0] })))));
+  const modelRuns = new Map(models.map((m) => [m.seed, new Set(runsFor(cfg, m, runs))]));
+  const sampleTasks: Task[] = runs.flatMap((run) => variants.flatMap((variant) => models.filter((m) => modelRuns.get(m.seed)!.has(run)).flatMap((m) => weightSets.map((weights) =>
+    ({ kind: "sample" as const, variant, seed: m.seed, run, weights, saveNpy: run === runs[0] })))));
   const sampled = (await runPhase("sample", sampleTasks, o, workers)) as SampleTaskResult[];
 
   // 4. tables and files
   const results = assembleResults({
     meta: {
-      command: o.command ?? null, profile: o.profile, variants, seeds, runs, startedAt: started.toISOString(),
+      command: o.command ?? null, profile: o.profile, variants, seeds, models, runs, startedAt: started.toISOString(),
       seconds: (Date.now() - started.getTime()) / 1000, libraryVersion: libraryVersion(), node: process.version,
       tfjs: tf.version_core, backend: backendInfo().name, workers, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "?",
     },
-    cfg, variants, dataset: { size: c.images, seed: cfg.datasetSeed, distinct: c.distinct, possible: c.possible }, training, runs: sampled,
+    cfg, variants, dataset: { size: c.images, seed: cfg.datasetSeed, draws, distinct: c.distinct, possible: c.possible }, training, runs: sampled,
   });
   writeResults(paths.outDir, results);
   return results;
@@ -103,7 +130,7 @@ export function assembleResults(o: {
   const runCount = new Set(o.runs.map((r) => r.run)).size;
   const exact = exactRandomBaseline();
   const monteCarlo = monteCarloRandomBaseline({ samples: o.cfg.samples, runs: Math.max(2, runCount), seed: o.cfg.sampleSeed });
-  const runMetrics: RunMetrics[] = o.runs.map((r) => ({ variant: r.variant, seed: r.seed, run: r.run, weights: r.weights, metrics: r.metrics }));
+  const runMetrics: RunMetrics[] = o.runs.map((r) => ({ variant: r.variant, dataSeed: r.dataSeed, seed: r.seed, run: r.run, weights: r.weights, metrics: r.metrics }));
   const summaries = [baselineSummary(monteCarlo), ...summarizeRuns(runMetrics, o.variants)];
   return {
     meta: o.meta, config: o.cfg, dataset: o.dataset, training: o.training, runs: o.runs,
@@ -111,29 +138,38 @@ export function assembleResults(o: {
   };
 }
 
-/** Write results.json, table1.csv/.md, runs.csv and losses.csv atomically into `outDir`. */
+/**
+ * Write results.json, table1.csv/.md, runs.csv and losses.csv atomically into `outDir`; paths
+ * in results.json are relative to `outDir`.
+ */
 export function writeResults(outDir: string, r: ExperimentResults): void {
-  writeJsonAtomic(path.join(outDir, "results.json"), r);
+  const rel = (f: string) => (path.isAbsolute(f) ? path.relative(outDir, f) : f);
+  writeJsonAtomic(path.join(outDir, "results.json"), {
+    ...r,
+    training: r.training.map((t) => ({ ...t, checkpoint: rel(t.checkpoint) })),
+    runs: r.runs.map((x) => (path.isAbsolute(x.checkpoint) ? storedRun(outDir, x) : x)),
+  });
   writeFileAtomic(path.join(outDir, "table1.csv"), toCsv(r.table1));
   writeFileAtomic(path.join(outDir, "table1.md"), table1Markdown(r.summaries, r.baseline.exact));
-  writeFileAtomic(path.join(outDir, "runs.csv"), toCsv(r.runs.map((x) => ({ variant: x.variant, seed: x.seed, run: x.run, weights: x.weights, samples: x.samples, ...x.metrics }))));
-  const losses = r.training.flatMap((t) => t.epochLosses.map((loss, epoch) => ({ variant: t.variant, seed: t.seed, epoch: epoch + 1, loss })));
+  writeFileAtomic(path.join(outDir, "runs.csv"), toCsv(r.runs.map((x) => ({ variant: x.variant, dataSeed: x.dataSeed, seed: x.seed, run: x.run, weights: x.weights, samples: x.samples, ...x.metrics }))));
+  const losses = r.training.flatMap((t) => t.epochLosses.map((loss, epoch) => ({ variant: t.variant, dataSeed: t.dataSeed, seed: t.seed, epoch: epoch + 1, loss })));
   writeFileAtomic(path.join(outDir, "losses.csv"), toCsv(losses));
 }
 
 async function runPhase(label: string, tasks: Task[], o: ExperimentOptions, workers: number) {
-  const done = new Map<number, number>();
-  const totals = new Map<number, number>();
+  // Each task's share of the phase is known up front (training: its epochs; sampling: one run),
+  // so the bar moves only forward: a task's progress only grows, and a finished task counts whole.
+  const weight = tasks.map((t) => (t.kind === "train" ? epochsFor(o.cfg, t.variant) : 1));
+  const totalWeight = weight.reduce((a, b) => a + b, 0);
+  const fraction = new Float64Array(tasks.length);
   const bar = new Progress({ label: `${o.profile} ${label}`, total: 1, write: o.progressWrite });
+  let shown = 0;
   const res = await runTasks(tasks, o.cfg, o.paths, workers, (id, d, t, note) => {
-    done.set(id, d);
-    totals.set(id, t);
-    // Tasks not started yet count as the mean size of the ones seen.
-    const seen = [...totals.values()];
-    const mean = seen.reduce((a, b) => a + b, 0) / seen.length;
-    const total = mean * tasks.length;
-    const sum = [...done.values()].reduce((a, b) => a + b, 0);
-    bar.update(Math.min(sum / total, 0.999), note);
+    fraction[id] = Math.max(fraction[id], t > 0 ? Math.min(1, d / t) : 0);
+    let sum = 0;
+    for (let i = 0; i < tasks.length; i++) sum += fraction[i] * weight[i];
+    shown = Math.max(shown, Math.min(sum / totalWeight, 0.999));
+    bar.update(shown, note);
   });
   bar.finish(`${tasks.length} task(s) done`);
   return res;

@@ -1,13 +1,19 @@
 /**
  * The two units of work of an experiment, each runnable inline or in a worker thread:
- * train one (variant, seed) to completion with resumable checkpoints, and draw one sampling
- * run of a trained model and score it.
+ * train one model (variant, dataset draw, training seed) to completion with resumable
+ * checkpoints, and draw one sampling run of a trained model and score it.
+ *
+ * Every artefact proves what made it. A checkpoint is checked against the requested model before
+ * it is resumed, reused or sampled (`checkIdentity`); a finished sampling run (runs/*.json) records
+ * its identity and the fingerprint of the weights it sampled, and is reused only when both match;
+ * its samples (.npy) carry the sampling hash in their name and their SHA-256 in the run record.
+ * Paths inside the output folder are stored relative to it, so a copied folder is whole.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
 import * as tf from "@tensorflow/tfjs-core";
-import { ExperimentConfig } from "../config";
+import { epochsFor, ExperimentConfig } from "../config";
 import { datasetImageKeys, datasetImages } from "../data/dataset";
 import { imagesToTokens, tokensToImages } from "../data/layout";
 import { loadOrCreateDataset } from "../data/store";
@@ -21,9 +27,14 @@ import { disposeParams, unpackArrays, unpackTensors, packedLayout } from "../mod
 import { wasmSampleTokens } from "../kernels/sampler";
 import { Variant } from "../model/variants";
 import { Rng } from "../rng";
-import { readCheckpoint, restoreTrainState, saveCheckpoint, TRAINING_KEYS } from "../train/checkpoint";
-import { disposeContext, disposeTrainState, initTrainState, makeContext, trainEpoch } from "../train/trainer";
+import {
+  checkIdentity, checkpointTensor, CheckpointRequest, readCheckpoint, readFinishedCheckpoint, restoreTrainState, saveCheckpoint,
+  trainingHash, weightsDigest,
+} from "../train/checkpoint";
+import { disposeContext, disposeTrainState, firstNonFinite, initTrainState, makeContext, trainEpoch } from "../train/trainer";
 import { TrainEngine, trainEpochWasm } from "../kernels/trainer";
+import { libraryVersion } from "../version";
+import { dataSeedOf } from "./models";
 
 export interface Paths {
   /** Output folder of the experiment (results/<profile> by default). */
@@ -35,20 +46,29 @@ export interface Paths {
 /** Progress callback: units done of total, and a short note. */
 export type OnProgress = (done: number, total: number, note: string) => void;
 
-/** Short hash of the training-relevant config: a tweak gives a new checkpoint, a rerun reuses it. */
-export function trainingHash(cfg: ExperimentConfig): string {
-  const part = Object.fromEntries(TRAINING_KEYS.map((k) => [k, cfg[k]]));
-  return createHash("sha256").update(JSON.stringify(part)).digest("hex").slice(0, 10);
+export { trainingHash };
+
+/** Where (variant, seed)'s checkpoint lives: its name holds the dataset draw and the training hash. */
+export function checkpointPath(p: Paths, cfg: ExperimentConfig, variant: Variant, seed: number): string {
+  const dataSeed = dataSeedOf(cfg, seed);
+  return path.join(p.outDir, "checkpoints", `${variant}-data${dataSeed}-seed${seed}-${trainingHash(cfg, dataSeed)}.ckpt.json`);
 }
 
-export function checkpointPath(p: Paths, cfg: ExperimentConfig, variant: Variant, seed: number): string {
-  return path.join(p.outDir, "checkpoints", `${variant}-seed${seed}-${trainingHash(cfg)}.ckpt.json`);
+/** What a run of `cfg` asks of (variant, seed)'s checkpoint. */
+export function checkpointRequest(cfg: ExperimentConfig, variant: Variant, seed: number): CheckpointRequest {
+  const dataSeed = dataSeedOf(cfg, seed);
+  const n = cfg.datasetSize;
+  return { cfg, variant, dataSeed, seed, totalSteps: epochsFor(cfg, variant) * Math.ceil(n / cfg.batchSize) };
 }
 
 export interface TrainTaskResult {
   variant: Variant;
+  dataSeed: number;
   seed: number;
+  /** The checkpoint file (absolute in memory; relative to the output folder in results.json). */
   checkpoint: string;
+  /** Fingerprint of the finished weights (`weightsDigest`). */
+  weightsSha256: string;
   epochs: number;
   steps: number;
   epochLosses: number[];
@@ -61,7 +81,10 @@ export interface TrainTaskResult {
 
 /**
  * Train (variant, seed) to the end, resuming from and saving to its checkpoint. `onEpoch` sees
- * every finished epoch's mean loss (for live loss curves).
+ * every finished epoch's mean loss (for live loss curves). A checkpoint at the path that holds
+ * another model (variant, draw, seed, length or training config) is an error naming the file and
+ * the differing keys; a step that makes the loss or the optimiser state non-finite is an error
+ * naming the step, and the last good checkpoint is kept.
  */
 export function trainTask(
   cfg: ExperimentConfig, p: Paths, variant: Variant, seed: number, onProgress?: OnProgress,
@@ -69,9 +92,11 @@ export function trainTask(
 ): TrainTaskResult {
   const t0 = Date.now();
   const file = checkpointPath(p, cfg, variant, seed);
-  const ds = loadOrCreateDataset(p.dataDir, { size: cfg.datasetSize, seed: cfg.datasetSeed });
-  const ctx = makeContext(cfg, imagesToTokens(datasetImages(ds)));
+  const want = checkpointRequest(cfg, variant, seed);
+  const ds = loadOrCreateDataset(p.dataDir, { size: cfg.datasetSize, seed: want.dataSeed });
+  const ctx = makeContext(cfg, imagesToTokens(datasetImages(ds)), want.dataSeed);
   const exists = fs.existsSync(file);
+  if (exists) checkIdentity(readCheckpoint(file), file, want);
   const s = exists ? restoreTrainState(file, ctx) : initTrainState(ctx, variant, seed);
   const status: TrainTaskResult["status"] = !exists ? "trained" : s.step >= s.totalSteps ? "reused" : "resumed";
   // Engine (config key `trainer`): the fused wasm step (src/kernels/trainer.ts) or tfjs. Both run the same
@@ -90,78 +115,160 @@ export function trainTask(
       if (s.epoch % cfg.checkpointEvery === 0 || s.step >= s.totalSteps) saveCheckpoint(file, ctx, s);
     }
     onProgress?.(s.totalSteps, s.totalSteps, `${variant} seed ${seed} ${status}`);
-    return { variant, seed, checkpoint: file, epochs: s.epoch, steps: s.step, epochLosses: s.epochLosses, status, engine, seconds: (Date.now() - t0) / 1000 };
+    return {
+      variant, dataSeed: want.dataSeed, seed, checkpoint: file, weightsSha256: weightsDigest(s.theta.dataSync() as Float32Array, s.ema.dataSync() as Float32Array),
+      epochs: s.epoch, steps: s.step, epochLosses: s.epochLosses, status, engine, seconds: (Date.now() - t0) / 1000,
+    };
   } finally {
     disposeTrainState(s);
     disposeContext(ctx);
   }
 }
 
-export interface SampleTaskResult {
+/** What a sampling run is: the model, the run index, the weights and every key that changes its samples. */
+export interface RunIdentity {
   variant: Variant;
+  dataSeed: number;
   seed: number;
   run: number;
   weights: "ema" | "raw";
+  /** `samplingHash(cfg, dataSeed)`. */
+  samplingHash: string;
+}
+
+export interface SampleTaskResult extends RunIdentity {
   metrics: MetricValues;
   samples: number;
-  /** Path of the saved samples (.npy, NHWC [n, 4, 4, 3] in [-1, 1]) or null. */
+  /** Path of the saved samples (.npy, NHWC [n, 4, 4, 3], unclipped) or null; relative to the output folder on disk. */
   npy: string | null;
+  /** SHA-256 of the .npy file's bytes, or null. */
+  npySha256: string | null;
+  /** The checkpoint sampled (relative to the output folder on disk) and the fingerprint of its weights. */
+  checkpoint: string;
+  checkpointWeightsSha256: string;
   /** Sampler that ran (config key `sampler`); same distribution, different noise streams. */
   engine: "wasm" | "tfjs";
   /** "sampled" now, or "reused" from the run's result file of an earlier, interrupted experiment. */
   status: "sampled" | "reused";
+  libraryVersion: string;
   seconds: number;
 }
 
 /** Everything that changes a sampling run's outcome: the trained model and the sampling keys. */
-export function samplingHash(cfg: ExperimentConfig): string {
-  const part = { train: trainingHash(cfg), samples: cfg.samples, sampleBatch: cfg.sampleBatch, sampleSeed: cfg.sampleSeed, sampler: cfg.sampler };
+export function samplingHash(cfg: ExperimentConfig, dataSeed: number = cfg.datasetSeed): string {
+  const part = { train: trainingHash(cfg, dataSeed), samples: cfg.samples, sampleBatch: cfg.sampleBatch, sampleSeed: cfg.sampleSeed, sampler: cfg.sampler };
   return createHash("sha256").update(JSON.stringify(part)).digest("hex").slice(0, 10);
+}
+
+/** The identity of run `run` of (variant, seed) under `cfg`. */
+export function runIdentity(cfg: ExperimentConfig, variant: Variant, seed: number, run: number, weights: "ema" | "raw"): RunIdentity {
+  const dataSeed = dataSeedOf(cfg, seed);
+  return { variant, dataSeed, seed, run, weights, samplingHash: samplingHash(cfg, dataSeed) };
+}
+
+function runBaseName(id: RunIdentity): string {
+  return `${id.variant}-data${id.dataSeed}-seed${id.seed}-run${id.run}-${id.weights}-${id.samplingHash}`;
 }
 
 /** Where a finished sampling run's result is kept, so an interrupted experiment resumes. */
 export function runResultPath(p: Paths, cfg: ExperimentConfig, variant: Variant, seed: number, run: number, weights: "ema" | "raw"): string {
-  return path.join(p.outDir, "runs", `${variant}-seed${seed}-run${run}-${weights}-${samplingHash(cfg)}.json`);
+  return path.join(p.outDir, "runs", `${runBaseName(runIdentity(cfg, variant, seed, run, weights))}.json`);
 }
 
-/** One sampling run (seed sampleSeed + run) of a trained checkpoint, scored with every metric. */
+/** Where a sampling run's samples are saved (.npy). */
+export function samplesPath(p: Paths, cfg: ExperimentConfig, variant: Variant, seed: number, run: number, weights: "ema" | "raw"): string {
+  return path.join(p.outDir, "samples", `${runBaseName(runIdentity(cfg, variant, seed, run, weights))}.npy`);
+}
+
+function sha256File(file: string): string {
+  return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+/**
+ * The stored result of a finished run, checked: readable, of the requested identity, and (when
+ * `npy`) with its samples file intact. Returns null when the run must be (re)sampled: no record,
+ * a record of other weights than the checkpoint now holds, or samples wanted but never saved.
+ * A record or samples file that is corrupt or belongs to another run is an error naming the file.
+ */
+export function readRunResult(
+  p: Paths, cfg: ExperimentConfig, id: RunIdentity, o: { weightsSha256: string; npy: boolean },
+): SampleTaskResult | null {
+  const file = runResultPath(p, cfg, id.variant, id.seed, id.run, id.weights);
+  if (!fs.existsSync(file)) return null;
+  let r: SampleTaskResult;
+  try {
+    r = JSON.parse(fs.readFileSync(file, "utf8")) as SampleTaskResult;
+  } catch (e) {
+    throw new Error(`sampling run record ${file} is corrupt or truncated (${(e as Error).message}); delete it to sample the run again`);
+  }
+  const keys = Object.keys(id) as (keyof RunIdentity)[];
+  const diff = keys.filter((k) => r[k] !== id[k]).map((k) => `${k}: ${JSON.stringify(r[k])} vs ${JSON.stringify(id[k])}`);
+  if (diff.length > 0) throw new Error(`sampling run record ${file} belongs to another run (record vs request: ${diff.join("; ")}); delete it`);
+  if (typeof r.metrics !== "object" || r.metrics === null) throw new Error(`sampling run record ${file} has no metrics; delete it`);
+  if (r.checkpointWeightsSha256 !== o.weightsSha256) return null; // sampled from other weights: sample again
+  if (o.npy) {
+    if (!r.npy) return null;
+    const npy = path.resolve(p.outDir, r.npy);
+    if (!fs.existsSync(npy)) return null;
+    if (sha256File(npy) !== r.npySha256) throw new Error(`samples file ${npy} was changed after run ${path.basename(file)} wrote it (SHA-256 differs); delete both to sample again`);
+  }
+  return { ...r, npy: r.npy ? path.resolve(p.outDir, r.npy) : null, checkpoint: path.resolve(p.outDir, r.checkpoint), status: "reused" };
+}
+
+/** A run result as stored on disk: paths relative to the output folder. */
+export function storedRun(outDir: string, r: SampleTaskResult): SampleTaskResult {
+  return { ...r, npy: r.npy ? path.relative(outDir, r.npy) : null, checkpoint: path.relative(outDir, r.checkpoint) };
+}
+
+/**
+ * One sampling run (seed sampleSeed + run) of a trained checkpoint, scored with every metric.
+ * Non-finite samples are an error naming the run and the first bad sample, never a score.
+ */
 export function sampleTask(
   cfg: ExperimentConfig, p: Paths, variant: Variant, seed: number, run: number, weights: "ema" | "raw",
   o: { saveNpy: boolean; onProgress?: OnProgress },
 ): SampleTaskResult {
   const t0 = Date.now();
-  const resultFile = runResultPath(p, cfg, variant, seed, run, weights);
-  if (fs.existsSync(resultFile)) {
-    const done = JSON.parse(fs.readFileSync(resultFile, "utf8")) as SampleTaskResult;
-    if (!o.saveNpy || (done.npy && fs.existsSync(done.npy))) return { ...done, status: "reused" };
-  }
+  const id = runIdentity(cfg, variant, seed, run, weights);
   const file = checkpointPath(p, cfg, variant, seed);
-  const ck = readCheckpoint(file);
-  if (ck.step < ck.totalSteps) throw new Error(`checkpoint ${file} is unfinished (step ${ck.step} of ${ck.totalSteps}); train it first`);
+  const ck = readFinishedCheckpoint(file, checkpointRequest(cfg, variant, seed));
+  const done = readRunResult(p, cfg, id, { weightsSha256: ck.weightsSha256, npy: o.saveNpy });
+  if (done) return done;
+  const flat = checkpointTensor(ck, weights === "ema" ? "ema" : "theta", file);
   const layout = packedLayout(variant);
-  const flat = Buffer.from(weights === "ema" ? ck.tensors.ema : ck.tensors.theta, "base64");
-  const theta = tf.tensor1d(new Float32Array(flat.buffer.slice(flat.byteOffset, flat.byteOffset + flat.byteLength)));
+  const theta = tf.tensor1d(flat);
   const params = unpackTensors(layout, theta);
   try {
     const schedule = makeSchedule({ steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
     const rng = new Rng(cfg.sampleSeed + run).split("sample");
     const sampleOpts = {
       n: cfg.samples, batch: cfg.sampleBatch, rng,
-      onStep: (done: number, total: number) => { if (done % 20 === 0 || done === total) o.onProgress?.(done, total, `${variant} seed ${seed} run ${run}`); },
+      onStep: (d: number, total: number) => { if (d % 20 === 0 || d === total) o.onProgress?.(d, total, `${variant} seed ${seed} run ${run}`); },
     };
     const engine = cfg.sampler;
     const tokens = engine === "wasm"
-      ? wasmSampleTokens(unpackArrays(layout, theta.dataSync() as Float32Array), variant, schedule, sampleOpts)
+      ? wasmSampleTokens(unpackArrays(layout, flat), variant, schedule, sampleOpts)
       : sampleTokens(networkEpsModel(params, variant), schedule, sampleOpts);
-    const ds = loadOrCreateDataset(p.dataDir, { size: cfg.datasetSize, seed: cfg.datasetSeed });
+    const bad = firstNonFinite(tokens);
+    if (bad >= 0) {
+      let count = 0;
+      for (let i = 0; i < tokens.length; i += 48) if (firstNonFinite(tokens.subarray(i, i + 48)) >= 0) count++;
+      throw new Error(`sampling run ${run} of ${variant} (draw ${id.dataSeed}, seed ${seed}, ${weights} weights of ${file}): ${count} of ${cfg.samples} samples hold non-finite values (first: sample ${Math.floor(bad / 48)}); nothing was scored`);
+    }
+    const ds = loadOrCreateDataset(p.dataDir, { size: cfg.datasetSize, seed: id.dataSeed });
     const metrics = evaluateTokens(tokens, datasetImageKeys(ds));
     let npy: string | null = null;
+    let npySha256: string | null = null;
     if (o.saveNpy) {
-      npy = path.join(p.outDir, "samples", `${variant}-seed${seed}-run${run}-${weights}.npy`);
+      npy = samplesPath(p, cfg, variant, seed, run, weights);
       saveNpy(npy, tokensToImages(tokens), [cfg.samples, 4, 4, 3]);
+      npySha256 = sha256File(npy);
     }
-    const result: SampleTaskResult = { variant, seed, run, weights, metrics, samples: cfg.samples, npy, engine, status: "sampled", seconds: (Date.now() - t0) / 1000 };
-    writeJsonAtomic(resultFile, result);
+    const result: SampleTaskResult = {
+      ...id, metrics, samples: cfg.samples, npy, npySha256, checkpoint: file, checkpointWeightsSha256: ck.weightsSha256,
+      engine, status: "sampled", libraryVersion: libraryVersion(), seconds: (Date.now() - t0) / 1000,
+    };
+    writeJsonAtomic(runResultPath(p, cfg, variant, seed, run, weights), storedRun(p.outDir, result));
     return result;
   } finally {
     disposeParams(params);

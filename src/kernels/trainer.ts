@@ -176,6 +176,18 @@ export class WasmTrainer {
     }
   }
 
+  /**
+   * The first non-finite value among the weights and the second moments (where an overflow shows
+   * first: an infinite v silently zeroes a parameter's updates while the loss stays finite), or null.
+   */
+  nonFinite(): { name: "theta" | "v"; index: number; value: number } | null {
+    for (const [name, ptr] of [["theta", this.ex.thetaPtr()], ["v", this.ex.velPtr()]] as const) {
+      const a = this.f32(ptr, this.size);
+      for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return { name, index: i, value: a[i] };
+    }
+    return null;
+  }
+
   /** Copies of the packed vectors. */
   getState(): PackedState {
     const get = (ptr: number) => this.f32(ptr, this.size).slice();
@@ -309,6 +321,10 @@ function stepOnEngine(ctx: TrainContext, s: TrainState, engine: WasmTrainer, ind
     s.opt.step + 1, emaDecayAt(s.step, cfg.emaDecay, cfg.emaWarmup));
   if (!Number.isFinite(loss)) {
     throw new Error(`non-finite loss ${loss} at step ${s.step} (epoch ${s.epoch}, variant ${s.variant}, seed ${s.seed}, lr ${sched.lr})`);
+  }
+  const bad = engine.nonFinite();
+  if (bad) {
+    throw new Error(`non-finite optimiser state at step ${s.step}: '${bad.name}'[${bad.index}] is ${bad.value} (epoch ${s.epoch}, variant ${s.variant}, seed ${s.seed}, lr ${sched.lr}, loss ${loss})`);
   }
   s.opt.step++;
   s.step++;

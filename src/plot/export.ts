@@ -17,6 +17,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Browser, Page } from "playwright-core";
 import { PlotlyFigure, plotlyBundle } from "./figure";
+import { ensureDir } from "../io/atomic";
 
 export type ImageFormat = "png" | "svg" | "pdf";
 export const IMAGE_FORMATS: readonly ImageFormat[] = ["png", "svg", "pdf"];
@@ -53,7 +54,7 @@ let tmpCounter = 0;
 
 /** Write `data` to `file` through a temporary file in the same folder and a rename. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  ensureDir(path.dirname(file));
   const tmp = `${file}.tmp-${process.pid}-${tmpCounter++}`;
   try {
     fs.writeFileSync(tmp, data);

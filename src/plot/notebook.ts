@@ -11,11 +11,13 @@ import { loadOrCreateDataset } from "../data/store";
 import { exactRandomBaseline } from "../eval/baseline";
 import { METRIC_NAMES } from "../eval/metrics";
 import { ExperimentResults, runExperiment } from "../experiment/run";
-import { checkpointPath, Paths, trainTask, TrainTaskResult } from "../experiment/tasks";
+import { withOutputLockSync } from "../experiment/lock";
+import { studyModels } from "../experiment/models";
+import { checkpointPath, checkpointRequest, Paths, readRunResult, runIdentity, runResultPath, trainTask, TrainTaskResult } from "../experiment/tasks";
 import { loadNpy } from "../io/npy";
 import { Variant, VARIANTS } from "../model/variants";
 import { Progress } from "../progress";
-import { readCheckpoint } from "../train/checkpoint";
+import { checkIdentity, readCheckpoint, readFinishedCheckpoint } from "../train/checkpoint";
 import { attentionWeightsFromCheckpoint } from "./attention-maps";
 import { FigureExporter } from "./export";
 import { PlotlyFigure } from "./figure";
@@ -41,7 +43,7 @@ export interface NotebookParams {
   cfg: ExperimentConfig;
   /** Absolute output and dataset folders. */
   paths: Paths;
-  /** Training seeds: cfg.seed, cfg.seed + 1, ... (cfg.seeds of them). */
+  /** Training seeds of the study's models (cfg.datasets draws x cfg.seeds seeds; see experiment/models.ts). */
   seeds: number[];
 }
 
@@ -60,8 +62,23 @@ export function notebookParams(e: NotebookEnv): NotebookParams {
   const all: Record<string, unknown> = { ...(overrides as Record<string, unknown>) };
   if (e.SEED.trim() !== "") all.seed = e.SEED;
   const cfg = resolveConfig(profile, all);
-  const seeds = Array.from({ length: cfg.seeds }, (_, i) => cfg.seed + i);
+  const seeds = studyModels(cfg).map((m) => m.seed);
   return { profile, overrides: all, cfg, paths: { outDir: path.resolve(e.OUT_DIR), dataDir: path.resolve(e.DATA_DIR) }, seeds };
+}
+
+/** A whole-number notebook parameter given as text (env var); a bad value throws naming it and the range. */
+export function intParam(name: string, text: string, o: { min?: number; max?: number } = {}): number {
+  const min = o.min ?? 0;
+  const max = o.max ?? Number.MAX_SAFE_INTEGER;
+  const v = /^\s*-?\d+\s*$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`notebook parameter ${name} must be an integer in [${min}, ${max}], got '${text}'`);
+  return v;
+}
+
+/** A notebook parameter that takes one of `choices`; a bad value throws naming it and the choices. */
+export function choiceParam<T extends string>(name: string, text: string, choices: readonly T[]): T {
+  if ((choices as readonly string[]).includes(text)) return text as T;
+  throw new Error(`notebook parameter ${name} must be one of ${choices.join(", ")}, got '${text}'`);
 }
 
 /** The resolved parameters as text: folders, seeds, and every config value (overridden ones marked). */
@@ -87,7 +104,7 @@ export function trainSeeds(
 ): TrainTaskResult[] {
   const curves: LossCurve[] = [];
   let lastDraw = 0;
-  return p.seeds.map((seed) => {
+  return withOutputLockSync(p.paths.outDir, `notebook: train ${variant}`, () => p.seeds.map((seed) => {
     const bar = new Progress({ label: `${variant} seed ${seed}`, total: 1, intervalMs: 1000, write: (s) => write(s) });
     const losses: number[] = [];
     const live: LossCurve = { variant, seed, losses };
@@ -104,9 +121,9 @@ export function trainSeeds(
     live.losses = r.epochLosses; // complete history, also for reused or resumed checkpoints
     onCurves?.(curves);
     bar.finish(r.status);
-    log(`${variant} seed ${seed}: ${r.status} (${r.epochs} epochs, ${r.steps} steps, final epoch loss ${r.epochLosses[r.epochLosses.length - 1]?.toFixed(4)}, ${r.seconds.toFixed(1)} s) -> ${path.basename(r.checkpoint)}`);
+    log(`${variant} draw ${r.dataSeed} seed ${seed}: ${r.status} (${r.epochs} epochs, ${r.steps} steps, final epoch loss ${r.epochLosses[r.epochLosses.length - 1]?.toFixed(4)}, ${r.seconds.toFixed(1)} s) -> ${path.basename(r.checkpoint)}`);
     return r;
-  });
+  }));
 }
 
 /** Loss curves of the finished or partial checkpoints that exist for `variants` x training seeds. */
@@ -115,19 +132,34 @@ export function lossCurves(p: NotebookParams, variants: readonly Variant[] = VAR
   for (const variant of variants) {
     for (const seed of p.seeds) {
       const file = checkpointPath(p.paths, p.cfg, variant, seed);
-      if (fs.existsSync(file)) out.push({ variant, seed, losses: readCheckpoint(file).epochLosses });
+      if (!fs.existsSync(file)) continue;
+      const ck = readCheckpoint(file);
+      checkIdentity(ck, file, checkpointRequest(p.cfg, variant, seed));
+      out.push({ variant, seed, losses: ck.epochLosses });
     }
   }
   return out;
 }
 
-/** Why `results.json` in the output folder cannot stand for (cfg, variants), or null if it can. */
-export function staleReason(res: ExperimentResults, cfg: ExperimentConfig, variants: readonly Variant[]): string | null {
+/**
+ * Why `results.json` in the output folder `outDir` cannot stand for (cfg, variants), or null if it
+ * can: its config, its variants, and the weights of every checkpoint it was computed from (a
+ * checkpoint retrained or replaced since makes the results stale).
+ */
+export function staleReason(res: ExperimentResults, cfg: ExperimentConfig, variants: readonly Variant[], outDir?: string): string | null {
   const diff = (Object.keys(DEFAULT_CONFIG) as (keyof ExperimentConfig)[]).filter((k) => k !== "workers" && res.config[k] !== cfg[k]);
   if (diff.length > 0) return `its config differs in ${diff.map((k) => `${k} (${res.config[k]} vs ${cfg[k]})`).join(", ")}`;
   const have = (res.meta.variants as string[] | undefined) ?? [];
   const missing = variants.filter((v) => !have.includes(v));
   if (missing.length > 0) return `it lacks variant(s) ${missing.join(", ")}`;
+  if (outDir !== undefined) {
+    for (const t of res.training ?? []) {
+      if (!variants.includes(t.variant)) continue;
+      const file = path.resolve(outDir, t.checkpoint);
+      if (!fs.existsSync(file)) return `its checkpoint ${t.checkpoint} is missing`;
+      if (readCheckpoint(file).weightsSha256 !== t.weightsSha256) return `checkpoint ${t.checkpoint} holds other weights than the results were computed from`;
+    }
+  }
   return null;
 }
 
@@ -143,8 +175,13 @@ export async function experimentResults(
   const log = o.log ?? console.log;
   const file = path.join(p.paths.outDir, "results.json");
   if (fs.existsSync(file)) {
-    const res = JSON.parse(fs.readFileSync(file, "utf8")) as ExperimentResults;
-    const why = staleReason(res, p.cfg, variants);
+    let res: ExperimentResults;
+    try {
+      res = JSON.parse(fs.readFileSync(file, "utf8")) as ExperimentResults;
+    } catch (e) {
+      throw new Error(`${file} is corrupt or truncated (${(e as Error).message}); delete it to recompute`);
+    }
+    const why = staleReason(res, p.cfg, variants, p.paths.outDir);
     if (why === null) {
       log(`loaded ${file} (made ${res.meta.startedAt} by ${res.meta.command ?? "?"})`);
       return { results: res, source: "loaded" };
@@ -199,11 +236,22 @@ export const RANDOM_BASELINE_NOTE =
   "also the ceiling of a perfect CNN under each rule. The paper reports 5.38 %; no rule we tried (draws from 6, 12 or " +
   "16 pairs, a dozen definitions) gives 5.38 %, and we do not tune a rule to hit it.";
 
-/** The samples of sampling run `run` of (variant, seed) saved by the experiment, as an image set. */
+/**
+ * The samples of sampling run `run` of (variant, seed) saved by the experiment, as an image set:
+ * found through the run's record, which must belong to this config and to the weights its
+ * checkpoint holds now, with the samples file's SHA-256 intact.
+ */
 export function loadSamples(p: NotebookParams, variant: Variant, o: { seed?: number; run?: number } = {}): ImageSet {
   const weights = p.cfg.useEma ? "ema" : "raw";
-  const file = path.join(p.paths.outDir, "samples", `${variant}-seed${o.seed ?? p.cfg.seed}-run${o.run ?? 0}-${weights}.npy`);
-  if (!fs.existsSync(file)) throw new Error(`no samples at ${file}: run notebook 07_table1 (or scripts/pipeline.sh) with the same parameters first`);
+  const seed = o.seed ?? p.cfg.seed;
+  const run = o.run ?? 0;
+  const ckFile = checkpointPath(p.paths, p.cfg, variant, seed);
+  const hint = "run notebook 07_table1 (or scripts/pipeline.sh) with the same parameters first";
+  if (!fs.existsSync(ckFile)) throw new Error(`no checkpoint ${ckFile}: ${hint}`);
+  const ck = readFinishedCheckpoint(ckFile, checkpointRequest(p.cfg, variant, seed));
+  const rec = readRunResult(p.paths, p.cfg, runIdentity(p.cfg, variant, seed, run, weights), { weightsSha256: ck.weightsSha256, npy: true });
+  if (!rec || !rec.npy) throw new Error(`no samples of run ${run} of ${variant} seed ${seed} for this config and checkpoint (record ${runResultPath(p.paths, p.cfg, variant, seed, run, weights)}): ${hint}`);
+  const file = rec.npy;
   const { data, shape } = loadNpy(file);
   if (shape.length !== 4 || shape[1] !== 4 || shape[2] !== 4 || shape[3] !== 3) throw new Error(`${file}: expected shape [n, 4, 4, 3], got [${shape}]`);
   return { data: data as Float32Array, range: "pm1" };
@@ -225,7 +273,9 @@ export function attentionMaps(p: NotebookParams, variant: Variant, o: { n?: numb
   const samples = loadSamples(p, variant);
   const images = Float32Array.from({ length: n * 48 }, (_, i) => Number(samples.data[i]));
   if (samples.data.length < n * 48) throw new Error(`attention maps of ${n} samples, but only ${samples.data.length / 48} samples were saved`);
-  const weights = attentionWeightsFromCheckpoint(checkpointPath(p.paths, p.cfg, variant, p.cfg.seed), variant, images, { t: o.t, weights: p.cfg.useEma ? "ema" : "raw" });
+  const file = checkpointPath(p.paths, p.cfg, variant, p.cfg.seed);
+  readFinishedCheckpoint(file, checkpointRequest(p.cfg, variant, p.cfg.seed)); // the model this config asks for, or an error
+  const weights = attentionWeightsFromCheckpoint(file, variant, images, { t: o.t, weights: p.cfg.useEma ? "ema" : "raw" });
   return { images: { data: images, range: "pm1" }, weights };
 }
 

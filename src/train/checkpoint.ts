@@ -2,6 +2,12 @@
  * Checkpoints: raw weights, EMA, AdamW moments, step, epoch, loss history, generator states,
  * the resolved config, seed and library version, in one JSON file written atomically and
  * sealed with a SHA-256 of its contents, so a truncated or edited file is refused loudly.
+ *
+ * Identity: a checkpoint names the model it holds (variant, dataset draw, training seed, the hash
+ * of its training config) and `checkIdentity` compares that with what a run asks for before the
+ * file is resumed, reused or sampled; `weightsSha256` fingerprints the weights, so results derived
+ * from a checkpoint can prove which weights they came from. Non-finite weights or moments are never
+ * written, and a file holding them is refused.
  */
 import * as fs from "fs";
 import { createHash } from "crypto";
@@ -12,17 +18,23 @@ import { packedLayout } from "../model/packed";
 import { parseVariant, Variant } from "../model/variants";
 import { Rng } from "../rng";
 import { libraryVersion } from "../version";
-import { TrainContext, TrainState } from "./trainer";
+import { firstNonFinite, TrainContext, TrainState } from "./trainer";
 
-const FORMAT = "attention-creativity/checkpoint@1";
+const FORMAT = "attention-creativity/checkpoint@2";
 
-interface CheckpointBody {
+export interface CheckpointBody {
   format: string;
   libraryVersion: string;
   savedAt: string;
   config: ExperimentConfig;
   variant: Variant;
+  /** The model's dataset draw (the config's `datasetSeed` is the study's first draw). */
+  dataSeed: number;
   seed: number;
+  /** `trainingHash(config, dataSeed)`: the training-relevant config of this model. */
+  trainingHash: string;
+  /** SHA-256 of the raw then EMA weights' float32 bytes. */
+  weightsSha256: string;
   step: number;
   epoch: number;
   totalSteps: number;
@@ -33,10 +45,15 @@ interface CheckpointBody {
   tensors: { theta: string; ema: string; m: string; v: string };
 }
 
-function b64(t: tf.Tensor): string {
-  const a = t.dataSync() as Float32Array;
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("base64");
+function bytes(a: Float32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
+
+/** SHA-256 of the raw then EMA weights' float32 bytes: what a sampling run depends on. */
+export function weightsDigest(theta: Float32Array, ema: Float32Array): string {
+  return createHash("sha256").update(bytes(theta)).update(bytes(ema)).digest("hex");
+}
+
 
 function unb64(s: string, size: number, what: string, file: string): Float32Array {
   const buf = Buffer.from(s, "base64");
@@ -50,15 +67,26 @@ function seal(body: string): string {
   return createHash("sha256").update(body).digest("hex");
 }
 
-/** Save the training state atomically. */
+/**
+ * Save the training state atomically. A state with a non-finite weight, EMA or moment is refused
+ * (the last good checkpoint on disk stays).
+ */
 export function saveCheckpoint(file: string, ctx: TrainContext, s: TrainState): void {
+  const arrays = { theta: s.theta.dataSync() as Float32Array, ema: s.ema.dataSync() as Float32Array, m: s.opt.m.dataSync() as Float32Array, v: s.opt.v.dataSync() as Float32Array };
+  for (const [k, a] of Object.entries(arrays)) {
+    const i = firstNonFinite(a);
+    if (i >= 0) throw new Error(`refusing to save checkpoint ${file}: '${k}'[${i}] is ${a[i]} after step ${s.step} (${s.variant}, seed ${s.seed}); the last good checkpoint is kept`);
+  }
   const body: CheckpointBody = {
     format: FORMAT,
     libraryVersion: libraryVersion(),
     savedAt: new Date().toISOString(),
     config: ctx.cfg,
     variant: s.variant,
+    dataSeed: s.dataSeed,
     seed: s.seed,
+    trainingHash: trainingHash(ctx.cfg, s.dataSeed),
+    weightsSha256: weightsDigest(arrays.theta, arrays.ema),
     step: s.step,
     epoch: s.epoch,
     totalSteps: s.totalSteps,
@@ -66,29 +94,87 @@ export function saveCheckpoint(file: string, ctx: TrainContext, s: TrainState): 
     epochLosses: s.epochLosses,
     optStep: s.opt.step,
     rngs: { data: s.rngs.data.getState(), noise: s.rngs.noise.getState(), gumbel: s.rngs.gumbel.getState() },
-    tensors: { theta: b64(s.theta), ema: b64(s.ema), m: b64(s.opt.m), v: b64(s.opt.v) },
+    tensors: { theta: bytes(arrays.theta).toString("base64"), ema: bytes(arrays.ema).toString("base64"), m: bytes(arrays.m).toString("base64"), v: bytes(arrays.v).toString("base64") },
   };
   const text = JSON.stringify(body);
   writeFileAtomic(file, JSON.stringify({ sha256: seal(text), body: text }));
 }
 
-/** Read and verify a checkpoint file; throws naming the file and the problem. */
+/**
+ * Read and verify a checkpoint file: its seal, format, variant, and that every tensor has the
+ * variant's size and finite values. Throws naming the file and the problem.
+ */
 export function readCheckpoint(file: string): CheckpointBody {
   let outer: { sha256?: unknown; body?: unknown };
   try {
     outer = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`no checkpoint at ${file}`);
     throw new Error(`checkpoint ${file} is corrupt or truncated (${(e as Error).message}); delete it to retrain`);
   }
   if (typeof outer.body !== "string" || typeof outer.sha256 !== "string") throw new Error(`checkpoint ${file} is not a checkpoint of this library (no body/sha256)`);
   if (seal(outer.body) !== outer.sha256) throw new Error(`checkpoint ${file} is corrupt: its SHA-256 does not match its contents`);
   const body = JSON.parse(outer.body) as CheckpointBody;
-  if (body.format !== FORMAT) throw new Error(`checkpoint ${file} has format '${body.format}', expected '${FORMAT}'`);
-  parseVariant(body.variant);
+  if (body.format !== FORMAT) throw new Error(`checkpoint ${file} has format '${body.format}', expected '${FORMAT}' (made by another version of this library; delete it to retrain)`);
+  try {
+    parseVariant(body.variant);
+  } catch (e) {
+    throw new Error(`checkpoint ${file}: ${(e as Error).message}`);
+  }
+  for (const k of ["theta", "ema", "m", "v"] as const) {
+    const a = checkpointTensor(body, k, file);
+    const i = firstNonFinite(a);
+    if (i >= 0) throw new Error(`checkpoint ${file}: '${k}'[${i}] is ${a[i]}; it cannot be resumed or sampled`);
+  }
   return body;
 }
 
-/** Rebuild a training state from a checkpoint (its config must match `ctx.cfg`, see `sameTraining`). */
+/** One packed tensor [P] of a checkpoint, size-checked against the variant's layout. */
+export function checkpointTensor(b: CheckpointBody, k: keyof CheckpointBody["tensors"], file: string): Float32Array {
+  return unb64(b.tensors[k], packedLayout(b.variant).total, k, file);
+}
+
+/** What a run asks of a checkpoint. */
+export interface CheckpointRequest {
+  cfg: ExperimentConfig;
+  variant: Variant;
+  dataSeed: number;
+  seed: number;
+  /** Optimizer steps of the finished training. */
+  totalSteps: number;
+}
+
+/**
+ * Differences between a checkpoint and a request: variant, dataset draw, seed, total steps and
+ * every training config key (empty = the checkpoint is the requested model).
+ */
+export function identityDiff(b: CheckpointBody, want: CheckpointRequest): string[] {
+  const out: string[] = [];
+  if (b.variant !== want.variant) out.push(`variant: ${b.variant} vs ${want.variant}`);
+  if (b.dataSeed !== want.dataSeed) out.push(`dataset draw: ${b.dataSeed} vs ${want.dataSeed}`);
+  if (b.seed !== want.seed) out.push(`seed: ${b.seed} vs ${want.seed}`);
+  if (b.totalSteps !== want.totalSteps) out.push(`totalSteps: ${b.totalSteps} vs ${want.totalSteps}`);
+  out.push(...trainingDiff({ ...b.config, datasetSeed: b.dataSeed }, { ...want.cfg, datasetSeed: want.dataSeed }));
+  return out;
+}
+
+/** Throw unless checkpoint `b` (from `file`) holds the requested model, naming the file and every differing key. */
+export function checkIdentity(b: CheckpointBody, file: string, want: CheckpointRequest): void {
+  const diff = identityDiff(b, want);
+  if (diff.length > 0) {
+    throw new Error(`checkpoint ${file} holds another model than this run asks for (checkpoint vs request: ${diff.join("; ")}); delete it or use another output folder`);
+  }
+}
+
+/** Read a checkpoint and check it holds the requested, finished model. */
+export function readFinishedCheckpoint(file: string, want: CheckpointRequest): CheckpointBody {
+  const b = readCheckpoint(file);
+  checkIdentity(b, file, want);
+  if (b.step < b.totalSteps) throw new Error(`checkpoint ${file} is unfinished (step ${b.step} of ${b.totalSteps}); train it first`);
+  return b;
+}
+
+/** Rebuild a training state from a checkpoint; its training config must be the context's (`trainingDiff`). */
 export function restoreTrainState(file: string, ctx: TrainContext): TrainState {
   const b = readCheckpoint(file);
   const layout = packedLayout(b.variant);
@@ -97,9 +183,12 @@ export function restoreTrainState(file: string, ctx: TrainContext): TrainState {
     r.setState(state);
     return r;
   };
-  const arr = (k: keyof CheckpointBody["tensors"]) => tf.tensor1d(unb64(b.tensors[k], layout.total, k, file));
+  const diff = trainingDiff({ ...b.config, datasetSeed: b.dataSeed }, { ...ctx.cfg, datasetSeed: ctx.dataSeed });
+  if (diff.length > 0) throw new Error(`checkpoint ${file} was trained with another config than this context's (${diff.join("; ")})`);
+  const arr = (k: keyof CheckpointBody["tensors"]) => tf.tensor1d(checkpointTensor(b, k, file));
   return {
     variant: b.variant,
+    dataSeed: b.dataSeed,
     seed: b.seed,
     layout,
     theta: arr("theta"),
@@ -124,4 +213,14 @@ export const TRAINING_KEYS: (keyof ExperimentConfig)[] = [
 /** Keys whose values differ between two configs' training parts (empty = same training). */
 export function trainingDiff(a: ExperimentConfig, b: ExperimentConfig): string[] {
   return TRAINING_KEYS.filter((k) => a[k] !== b[k]).map((k) => `${k}: ${a[k]} vs ${b[k]}`);
+}
+
+/** The training part of `cfg` for a model on dataset draw `dataSeed`. */
+export function trainingConfig(cfg: ExperimentConfig, dataSeed: number): Record<string, unknown> {
+  return Object.fromEntries(TRAINING_KEYS.map((k) => [k, k === "datasetSeed" ? dataSeed : cfg[k]]));
+}
+
+/** Short hash of a model's training config: a tweak gives a new checkpoint, a rerun reuses it. */
+export function trainingHash(cfg: ExperimentConfig, dataSeed: number): string {
+  return createHash("sha256").update(JSON.stringify(trainingConfig(cfg, dataSeed))).digest("hex").slice(0, 10);
 }

@@ -17,8 +17,16 @@ import { emaDecayAt, emaUpdate } from "./ema";
 import { diffusionLoss } from "./loss";
 import { oneCycleAt } from "./onecycle";
 
+/** Index of the first non-finite value, or -1. */
+export function firstNonFinite(a: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
+}
+
 export interface TrainState {
   variant: Variant;
+  /** Seed of the dataset draw the model trains on. */
+  dataSeed: number;
   seed: number;
   layout: PackedLayout;
   /** Packed raw parameters [P]. */
@@ -38,6 +46,8 @@ export interface TrainState {
 
 export interface TrainContext {
   cfg: ExperimentConfig;
+  /** Seed of the dataset draw `data` holds (default cfg.datasetSeed). */
+  dataSeed: number;
   schedule: Schedule;
   /** Training tokens [N, 4, 12] in [-1, 1], resident on the backend. */
   data: tf.Tensor3D;
@@ -45,11 +55,13 @@ export interface TrainContext {
   lossWeights: tf.Tensor1D;
 }
 
-export function makeContext(cfg: ExperimentConfig, tokens: Float32Array): TrainContext {
+/** Training context for `tokens` [N, 4, 12], the images of dataset draw `dataSeed`. */
+export function makeContext(cfg: ExperimentConfig, tokens: Float32Array, dataSeed: number = cfg.datasetSeed): TrainContext {
   const n = tokens.length / 48;
   const schedule = makeSchedule({ steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
   return {
     cfg,
+    dataSeed,
     schedule,
     data: tf.tensor3d(tokens, [n, 4, 12]),
     lossWeights: tf.tensor1d(Float32Array.from(schedule.lossWeights)),
@@ -69,6 +81,7 @@ export function initTrainState(ctx: TrainContext, variant: Variant, seed: number
   const stepsPerEpoch = Math.ceil(ctx.data.shape[0] / ctx.cfg.batchSize);
   return {
     variant,
+    dataSeed: ctx.dataSeed,
     seed,
     layout,
     theta: tf.tensor1d(flat),
@@ -142,6 +155,12 @@ export function trainStep(ctx: TrainContext, s: TrainState, index: Int32Array): 
   s.theta.dispose();
   s.theta = next;
   s.ema = emaUpdate(s.ema, s.theta, emaDecayAt(s.step, cfg.emaDecay, cfg.emaWarmup));
+  // 4. an overflow in the weights or second moments is an error now, not a silent stall later
+  for (const [name, t] of [["theta", s.theta], ["v", s.opt.v]] as const) {
+    const a = t.dataSync();
+    const i = firstNonFinite(a);
+    if (i >= 0) throw new Error(`non-finite optimiser state at step ${s.step}: '${name}'[${i}] is ${a[i]} (epoch ${s.epoch}, variant ${s.variant}, seed ${s.seed}, lr ${sched.lr}, loss ${loss})`);
+  }
   s.step++;
   return loss;
 }
