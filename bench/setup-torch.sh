@@ -2,7 +2,9 @@
 # Install the PyTorch reference's dependencies from Debian (PyPI is not reachable here) and check that
 # the BLAS torch will load is OpenBLAS, not the slow reference BLAS.
 # Idempotent: apt-get runs only when a package is missing. Needs root (apt-get) for the install step.
-# Usage: bash bench/setup-torch.sh
+# One part of scripts/setup.sh (which installs everything the project needs); alone it is enough for
+# the benchmark and bench/make-reference-values.py.
+# Usage: sudo bash bench/setup-torch.sh
 set -euo pipefail
 
 PKGS=(python3-torch libopenblas0 python3-numpy)
@@ -17,6 +19,10 @@ for p in "${PKGS[@]}"; do
   fi
 done
 if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup-torch: need root to install ${missing[*]}: run 'sudo bash bench/setup-torch.sh'" >&2
+    exit 1
+  fi
   if pgrep -x apt-get >/dev/null || pgrep -x dpkg >/dev/null; then
     echo "setup-torch: another apt-get/dpkg is running; wait for it, then run this again" >&2
     exit 1

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Install Jupyter (Debian packages) and register the project's local tslab as the `tslab` kernel.
+# Install Jupyter (Debian packages: the headless parts, the Notebook 6.4 server, Chromium) and
+# register the project's local tslab as the `tslab` kernel. One part of scripts/setup.sh, which
+# installs everything the project needs; this script alone is enough for the notebooks.
 #
 # Idempotent; run as root from anywhere inside a clone after `npm ci`:
 #   sudo sh scripts/setup-jupyter.sh
@@ -10,7 +12,7 @@ set -eu
 export PYDEVD_DISABLE_FILE_VALIDATION=1  # silences a debugpy warning from the Debian Python
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PACKAGES="jupyter-nbconvert jupyter-client python3-ipython python3-nbclient python3-ipykernel chromium"
+PACKAGES="jupyter-nbconvert jupyter-client python3-ipython python3-nbclient python3-ipykernel jupyter-notebook chromium"
 PYTHON=/usr/bin/python3
 JUPYTER=/usr/bin/jupyter
 TSLAB="$ROOT/node_modules/.bin/tslab"

@@ -134,8 +134,8 @@ describe("fused wasm training step", () => {
     });
   }
 
-  it("AdamW alone matches torch.optim.AdamW (reference-values/adamw.json)", () => {
-    const r = JSON.parse(fs.readFileSync(path.join(root, "..", "shared", "reference-values", "adamw.json"), "utf8"));
+  it("AdamW alone matches torch.optim.AdamW (test/fixtures/reference-values/adamw.json)", () => {
+    const r = JSON.parse(fs.readFileSync(path.join(root, "test", "fixtures", "reference-values", "adamw.json"), "utf8"));
     const after = adamwSteps(Float32Array.from(r.init), (r.grads as number[][]).map((g) => Float32Array.from(g)),
       { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-5 });
     after.forEach((p, i) => p.forEach((x, j) => {

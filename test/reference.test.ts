@@ -1,7 +1,9 @@
 /**
- * Reference values made with PyTorch 1.13 (../shared/reference-values/, see each file's "source").
+ * Reference values made with PyTorch 1.13: test/fixtures/reference-values/*.json, written by
+ * bench/make-reference-values.py (each file's "source" and "versions" say how and with what).
  * Tolerance: 1e-6 relative (float32 where PyTorch ran float32).
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -12,7 +14,9 @@ import { exactRandomBaseline } from "../src/eval/baseline";
 import { adamwInit, adamwStep } from "../src/train/adamw";
 import { oneCycleAt } from "../src/train/onecycle";
 
-const REF = path.resolve(__dirname, "..", "..", "shared", "reference-values");
+const ROOT = path.resolve(__dirname, "..");
+const REF = path.join(ROOT, "test", "fixtures", "reference-values");
+const FIXTURES = ["adamw.json", "ddpm_linear.json", "onecycle.json", "random_baseline_valid_pairs.json"];
 const ref = (name: string) => JSON.parse(fs.readFileSync(path.join(REF, name), "utf8"));
 
 function expectRel(actual: number, expected: number, rel = 1e-6) {
@@ -78,4 +82,32 @@ describe("random baseline (exact enumeration of 6^4 quadrant assignments)", () =
       expectRel(got[k], r[k][2], 1e-12);
     }
   });
+});
+
+describe("the fixtures themselves", () => {
+  it("state their source script, command and versions", () => {
+    expect(fs.readdirSync(REF).filter((f) => f.endsWith(".json")).sort()).toEqual(FIXTURES);
+    for (const name of FIXTURES) {
+      const r = ref(name);
+      expect(r.source?.script, `${name}: source.script`).toBe("bench/make-reference-values.py");
+      expect(fs.existsSync(path.join(ROOT, r.source.script)), `${name}: ${r.source.script} is missing`).toBe(true);
+      expect(r.source.command, `${name}: source.command`).toMatch(/make-reference-values\.py/);
+      expect(String(r.source.computation ?? "").length, `${name}: source.computation`).toBeGreaterThan(40);
+      expect(r.versions?.python, `${name}: versions.python`).toMatch(/^3\.\d+/);
+      expect(r.versions?.torch, `${name}: versions.torch`).toMatch(/^1\.13/);
+      expect(r.versions?.numpy, `${name}: versions.numpy`).toMatch(/^\d+\.\d+/);
+    }
+  });
+
+  // Needs Debian's torch (sudo bash scripts/setup.sh); without it the test fails and says so.
+  it("are what bench/make-reference-values.py computes with this machine's torch", () => {
+    const r = spawnSync("/usr/bin/python3", [path.join(ROOT, "bench", "make-reference-values.py"), "--check"], {
+      encoding: "utf8",
+      env: { ...process.env, PYDEVD_DISABLE_FILE_VALIDATION: "1" },
+      timeout: 300_000,
+    });
+    const output = `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`;
+    expect(r.status, `make-reference-values.py --check failed (torch missing? run 'sudo bash scripts/setup.sh'):\n${output}`).toBe(0);
+    expect(output.match(/^compare: \S+\.json: \d+ numbers/gm) ?? [], output).toHaveLength(FIXTURES.length);
+  }, 300_000);
 });
