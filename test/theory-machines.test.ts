@@ -21,7 +21,7 @@ import { evaluateTokens, judgeImage } from "../src/eval/metrics";
 import { Rng } from "../src/rng";
 import { compareAlongTrajectory, perSamplePearson, quantile } from "../src/theory/compare";
 import { consistencyFigure, pearsonFigure, r2VsTFigure } from "../src/theory/figures";
-import { MACHINE_NAMES, machineEpsModel, makeMachine } from "../src/theory/machines";
+import { MACHINE_NAMES, machineEpsModel, makeMachine, THEORY_MACHINES } from "../src/theory/machines";
 import { bankFromRows, quadrantRows } from "../src/theory/patchBank";
 import { runTheory } from "../src/theory/runTheory";
 
@@ -203,18 +203,18 @@ describe("comparison code", () => {
       const cfg = resolveConfig("smoke", { datasetSize: 256, epochs: 2, diffusionSteps: 100, samples: 64, runs: 2, sampleBatch: 64 });
       const paths = { outDir: dir, dataDir: path.join(dir, "data") };
       const r = await runTheory({ cfg, paths, variants: ["cnn", "attention"], compareSamples: 100, missing: "train", log: () => {} });
-      expect(r.table1.map((row) => row.model)).toEqual(MACHINE_NAMES.map((n) => `machine:${n}`));
-      expect(r.runs).toHaveLength(2 * MACHINE_NAMES.length);
+      expect(r.table1.map((row) => row.model)).toEqual(THEORY_MACHINES.map((n) => `machine:${n}`));
+      expect(r.runs).toHaveLength(2 * THEORY_MACHINES.length);
       expect(r.comparisons.map((c) => c.variant)).toEqual(["cnn", "attention"]);
-      for (const c of r.comparisons) for (const n of MACHINE_NAMES) {
+      for (const c of r.comparisons) for (const n of THEORY_MACHINES) {
         for (const curve of [c.r2[n], c.rho2[n], c.r2X0[n], c.r2Forward[n]]) expect(curve).toHaveLength(100);
         expect(Number.isFinite(c.pearson[n].median)).toBe(true);
       }
       expect(r.derivations.length).toBeGreaterThan(30);
       const saved = JSON.parse(fs.readFileSync(path.join(dir, "theory.json"), "utf8"));
-      expect(saved.table1).toHaveLength(MACHINE_NAMES.length);
-      for (const measure of ["r2", "rho2", "r2X0", "r2Forward"] as const) expect(r2VsTFigure(r.comparisons[0], { measure }).data).toHaveLength(MACHINE_NAMES.length);
-      expect(pearsonFigure(r).data).toHaveLength(MACHINE_NAMES.length);
+      expect(saved.table1).toHaveLength(THEORY_MACHINES.length);
+      for (const measure of ["r2", "rho2", "r2X0", "r2Forward"] as const) expect(r2VsTFigure(r.comparisons[0], { measure }).data).toHaveLength(THEORY_MACHINES.length);
+      expect(pearsonFigure(r).data).toHaveLength(THEORY_MACHINES.length);
       expect(consistencyFigure(r.table1).data).toHaveLength(1);
       const skip = await runTheory({ cfg, paths, variants: ["identity"], machines: ["local"], missing: "skip", derivations: false, outFile: null, log: () => {} });
       expect(skip.skipped.map((s) => s.variant)).toEqual(["identity"]);

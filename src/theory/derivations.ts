@@ -9,15 +9,25 @@
  *  - Eq. 23-25 softmax derivative, query vs key vs total           checkEq25
  *  - Eq. 26-27 full-attention gradient and stationary condition    checkEq26, checkEq27Stationary
  *  - Eq. 28-31 top-1 closed form, with each assumption broken      checkTop1
+ *  - Eq. 28-32 line by line on a continuous toy with true scores    checkContinuousTop1
+ *
+ * `runAllDerivationChecks` labels every check with its role (claim, identity, control, correction,
+ * reading) and the distinct claim it bears on (claims.ts); `tallyClaims` counts per claim.
  *
  * The tfjs-based checks need an initialised backend (`await initBackend()` from src/backend).
  */
 import { checkEq1VsEq2, checkEq25 } from "./derivationsAttention";
+import { claimsMarkdown, labelChecks, tallyClaims } from "./claims";
 import { CheckResult } from "./derivationsCheck";
 import { checkEq26, checkEq27Stationary } from "./derivationsStationary";
 import { checkTop1 } from "./derivationsTop1";
+import { checkContinuousTop1 } from "./derivationsTop1Continuous";
 
-export type { CheckResult } from "./derivationsCheck";
+export type { CheckResult, CheckRole } from "./derivationsCheck";
+export type { ClaimOutcome, ClaimTally } from "./claims";
+export { claimsMarkdown, labelChecks, roleOf, ROLE_RULES, tallyClaims } from "./claims";
+export type { ContinuousCheckOptions, ContinuousScenario } from "./derivationsTop1Continuous";
+export { CONTINUOUS_CHECK_DEFAULTS, CONTINUOUS_SCENARIOS, checkContinuousTop1, checkContinuousTop1Scenario, continuousTop1Lines, makeContinuousScenario } from "./derivationsTop1Continuous";
 export { makeCheck, relErr } from "./derivationsCheck";
 export type { AttentionCheckOptions } from "./derivationsAttention";
 export { ATTENTION_CHECK_DEFAULTS, checkEq1VsEq2, checkEq25, eq1Attention, eq2Attention } from "./derivationsAttention";
@@ -32,10 +42,13 @@ export { solveTop1, top1ClosedForm, top1GradientAutodiff, top1GradientEq28, top1
 export type { PatchDistribution, ToyProblem } from "./toyDistribution";
 export { correlatedDistribution, independentDistribution, pairPatternDistribution } from "./toyDistribution";
 
-/** Every check with default settings, plus the Eq. 26-27 checks at d = 1 (where the printed form is well formed). */
+/**
+ * Every check with default settings, plus the Eq. 26-27 checks at d = 1 (where the printed form is
+ * well formed), each labelled with its role and claim (claims.ts).
+ */
 export function runAllDerivationChecks(): CheckResult[] {
   const tag = (rs: CheckResult[], suffix: string) => rs.map((r) => ({ ...r, name: `${r.name}${suffix}` }));
-  return [
+  return labelChecks([
     ...checkEq1VsEq2(),
     ...checkEq25(),
     ...checkEq26(),
@@ -43,19 +56,20 @@ export function runAllDerivationChecks(): CheckResult[] {
     checkEq27Stationary(),
     ...tag([checkEq27Stationary({ dim: 1 })], "[d=1]"),
     ...checkTop1(),
-  ];
+    ...checkContinuousTop1(),
+  ]);
 }
 
-/** One line per check: "holds | fails", name, equation, residual vs tolerance. */
+/** One line per check: "holds | fails", role, name, equation, residual vs tolerance. */
 export function formatCheck(r: CheckResult): string {
   const verdict = r.holds ? "holds" : "FAILS";
-  return `${verdict.padEnd(5)}  ${r.name.padEnd(44)} ${r.equation.padEnd(36)} residual ${r.residual.toExponential(2)} (tol ${r.tolerance.toExponential(0)})`;
+  return `${verdict.padEnd(5)}  ${(r.role ?? "").padEnd(10)} ${r.name.padEnd(44)} ${r.equation.padEnd(36)} residual ${r.residual.toExponential(2)} (tol ${r.tolerance.toExponential(0)})`;
 }
 
-/** Markdown table of results (for docs/theory.md): check, equation, verdict, residual, tolerance. */
+/** Markdown table of results (for docs/theory.md): check, role, equation, verdict, residual, tolerance. */
 export function markdownTable(results: CheckResult[]): string {
-  const rows = results.map((r) => `| \`${r.name}\` | ${r.equation} | ${r.holds ? "holds" : "**fails**"} | ${r.residual.toExponential(2)} | ${r.tolerance.toExponential(0)} |`);
-  return ["| check | equation | result | residual | tolerance |", "| --- | --- | --- | --- | --- |", ...rows].join("\n");
+  const rows = results.map((r) => `| \`${r.name}\` | ${r.role ?? "-"} | ${r.equation} | ${r.holds ? "holds" : "**fails**"} | ${r.residual.toExponential(2)} | ${r.tolerance.toExponential(0)} |`);
+  return ["| check | role | equation | result | residual | tolerance |", "| --- | --- | --- | --- | --- | --- |", ...rows].join("\n");
 }
 
 /**
@@ -68,6 +82,7 @@ export async function reportDerivationChecks(format: "lines" | "markdown" = "lin
   const backend = await initBackend();
   const results = runAllDerivationChecks();
   console.log(format === "markdown" ? markdownTable(results) : results.map(formatCheck).join("\n"));
-  console.log(`(${results.filter((r) => r.holds).length}/${results.length} hold; tfjs ${backend.tfjsVersion}, backend ${backend.name})`);
+  console.log(`(${results.filter((r) => r.holds).length}/${results.length} checks hold; tfjs ${backend.tfjsVersion}, backend ${backend.name})`);
+  if (format === "markdown") console.log(`\n${claimsMarkdown(tallyClaims(results))}`);
   return results;
 }

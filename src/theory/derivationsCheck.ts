@@ -5,6 +5,17 @@
  * that is wrong on paper gives `holds: false` and the size of the discrepancy.
  */
 
+/**
+ * What a check is evidence of (src/theory/claims.ts assigns it by name):
+ *  - "claim":      a statement of the paper, checked where its assumptions hold; counted per claim;
+ *  - "identity":   true by algebra or by construction (e.g. at any minimiser): checks the machinery;
+ *  - "control":    a case with a known answer, or an assumption deliberately broken;
+ *  - "correction": our corrected expression, not a statement of the paper;
+ *  - "reading":    another reading of a printed expression, which the paper does not commit to.
+ * Only claims are counted as the paper's results holding or failing.
+ */
+export type CheckRole = "claim" | "identity" | "control" | "correction" | "reading";
+
 /** One numeric check of one equation of Finn et al. (2025). */
 export interface CheckResult {
   /** Stable identifier, e.g. "eq26-printed-vs-autodiff". */
@@ -21,6 +32,10 @@ export interface CheckResult {
   tolerance: number;
   /** Extra numbers: per-term residuals, norms, settings. */
   details?: Record<string, number | string | boolean | number[]>;
+  /** Set by `labelChecks` (claims.ts). */
+  role?: CheckRole;
+  /** The distinct claim of the paper this check bears on (role "claim" only). */
+  claimKey?: string;
 }
 
 /** Build a CheckResult; `holds` is derived from residual and tolerance, never set by hand. */

@@ -7,7 +7,10 @@ import { PlotlyFigure } from "../plot/figure";
 import { MACHINE_LABELS, MachineName } from "./machines";
 import { TheoryResults, VariantComparison } from "./runTheory";
 
-const COLOURS: Record<string, string> = { local: "#1f77b4", equivariant: "#2ca02c", ideal: "#7f7f7f", attention: "#d62728" };
+const COLOURS: Record<string, string> = {
+  local: "#1f77b4", equivariant: "#2ca02c", ideal: "#7f7f7f", attention: "#d62728", top1Optimal: "#ff7f0e",
+  trivial: "#bcbd22", gaussianPixel: "#17becf", gaussianFull: "#8c564b",
+};
 const VARIANT_COLOURS: Record<string, string> = { cnn: "#1f77b4", attention: "#d62728", identity: "#9467bd", top1: "#ff7f0e" };
 
 export interface R2FigureOptions {
@@ -114,6 +117,29 @@ export function consistencyFigure(rows: Record<string, string | number>[], o: { 
       title: { text: `${metric} consistency: score machines${rows.some((r) => !String(r.model).startsWith("machine:")) ? " beside trained models" : ""}`, font: { size: 14 } },
       yaxis: { title: { text: `${metric} (%)` }, range: [0, 100] }, showlegend: false, shapes,
       width: o.width ?? 760, height: o.height ?? 430, margin: { t: 60, l: 70, r: 20, b: 110 },
+    },
+  };
+}
+
+/**
+ * The continuous top-1 toy (derivationsTop1Continuous.ts): the exact optimum g~(Phi) beside Eq. 32 as
+ * printed and the corrected closed form, on the part of the grid where the occurrence density is
+ * above 1e-4 of its maximum.
+ */
+export function continuousTop1Figure(nodes: ArrayLike<number>, lines: { gTilde: ArrayLike<number>; eq32Printed: ArrayLike<number>; eq32Corrected: ArrayLike<number>; D: ArrayLike<number> }, title: string): PlotlyFigure {
+  const Dmax = Math.max(...Array.from(lines.D));
+  const keep = Array.from(nodes, (_, i) => i).filter((i) => lines.D[i] > 1e-4 * Dmax);
+  const x = keep.map((i) => nodes[i]);
+  const trace = (name: string, y: ArrayLike<number>, style: Record<string, unknown>) => ({ type: "scatter", mode: "lines", name, x, y: keep.map((i) => y[i]), line: style });
+  return {
+    data: [
+      trace("exact optimum (numerical minimiser)", lines.gTilde, { color: "#2ca02c", width: 4 }),
+      trace("corrected closed form", lines.eq32Corrected, { color: "#000", width: 1.5, dash: "dot" }),
+      trace("Eq. 32 = Eq. 8 as printed", lines.eq32Printed, { color: "#d62728", width: 2 }),
+    ],
+    layout: {
+      title: { text: title, font: { size: 14 } }, xaxis: { title: { text: "patch value Phi" } }, yaxis: { title: { text: "g~(Phi)" } },
+      width: 760, height: 460, ...FRAME,
     },
   };
 }

@@ -18,17 +18,17 @@ import { makeSchedule, Schedule } from "../ddpm/schedule";
 import { evaluateTokens, METRIC_NAMES, MetricName, MetricValues } from "../eval/metrics";
 import { ModelSummary, table1Markdown, table1Rows } from "../eval/report";
 import { summarize, Summary } from "../eval/stats";
-import { checkpointPath, OnProgress, Paths, trainTask } from "../experiment/tasks";
+import { checkpointPath, checkpointRequest, OnProgress, Paths, trainTask } from "../experiment/tasks";
 import { writeJsonAtomic } from "../io/atomic";
 import { networkEpsModel } from "../model/eps-model";
 import { disposeParams, packedLayout, unpackTensors } from "../model/packed";
 import { Variant } from "../model/variants";
 import { Rng } from "../rng";
-import { readCheckpoint } from "../train/checkpoint";
+import { checkpointTensor, readCheckpoint, readFinishedCheckpoint } from "../train/checkpoint";
 import { libraryVersion } from "../version";
 import { compareAlongTrajectory, compareOnForwardProcess, perSamplePearson, perSampleR2, quantile, quoteTimesteps } from "./compare";
 import { CheckResult } from "./derivationsCheck";
-import { MACHINE_DEFAULTS, MACHINE_LABELS, MACHINE_NAMES, MachineName, MachineOptions, makeMachine, machineEpsModel, ScoreMachine } from "./machines";
+import { MACHINE_DEFAULTS, MACHINE_LABELS, MachineName, MachineOptions, makeMachine, machineEpsModel, ScoreMachine, THEORY_MACHINES } from "./machines";
 
 /** One sampling run of a machine, scored like a trained model's run (model = "machine:<name>"). */
 export interface MachineRunMetrics {
@@ -85,12 +85,17 @@ export interface TheoryResults {
 export interface TheoryOptions {
   cfg: ExperimentConfig;
   paths: Paths;
-  /** Trained variants to compare with (their checkpoints come from `checkpointPath(paths, ...)`). */
+  /**
+   * Trained variants to compare with (their checkpoints come from `checkpointPath(paths, ...)` and
+   * must have been trained on draw `cfg.datasetSeed`, the draw the machines are built from; for
+   * several draws and seeds use `runDiscrimination` in discriminate.ts).
+   */
   variants: readonly Variant[];
   /** Training seed of the compared checkpoints (default cfg.seed). */
   seed?: number;
   /** Weights of the compared networks (default: EMA when cfg.useEma). */
   weights?: "ema" | "raw";
+  /** Machines to sample and compare (default THEORY_MACHINES). */
   machines?: readonly MachineName[];
   machineOptions?: MachineOptions;
   /** Trajectories (and final images) per comparison; >= 100 for a meaningful median (default 200). */
@@ -122,10 +127,22 @@ export function loadNetworkEpsModel(file: string, variant: Variant, weights: "em
   const ck = readCheckpoint(file);
   if (ck.variant !== variant) throw new Error(`checkpoint ${file} holds variant '${ck.variant}', expected '${variant}'`);
   if (ck.step < ck.totalSteps) throw new Error(`checkpoint ${file} is unfinished (step ${ck.step} of ${ck.totalSteps})`);
-  const flat = Buffer.from(weights === "ema" ? ck.tensors.ema : ck.tensors.theta, "base64");
-  const theta = tf.tensor1d(new Float32Array(flat.buffer.slice(flat.byteOffset, flat.byteOffset + flat.byteLength)));
+  const theta = tf.tensor1d(checkpointTensor(ck, weights === "ema" ? "ema" : "theta", file));
   const params = unpackTensors(packedLayout(variant), theta);
   return { model: networkEpsModel(params, variant), dispose: () => { disposeParams(params); theta.dispose(); } };
+}
+
+/**
+ * The trained model (variant, seed) of the study `cfg`, from its checkpoint (`checkpointPath`),
+ * checked to be that model and finished (`readFinishedCheckpoint`); with the dataset draw it was
+ * trained on. Call `dispose` when done.
+ */
+export function loadTrainedNetwork(cfg: ExperimentConfig, paths: Paths, variant: Variant, seed: number, weights: "ema" | "raw"): { model: EpsModel; dispose: () => void; file: string; dataSeed: number } {
+  const file = checkpointPath(paths, cfg, variant, seed);
+  const ck = readFinishedCheckpoint(file, checkpointRequest(cfg, variant, seed));
+  const theta = tf.tensor1d(checkpointTensor(ck, weights === "ema" ? "ema" : "theta", file));
+  const params = unpackTensors(packedLayout(variant), theta);
+  return { model: networkEpsModel(params, variant), dispose: () => { disposeParams(params); theta.dispose(); }, file, dataSeed: ck.dataSeed };
 }
 
 /** The sampling generator of run `run`, exactly as the trained models' sampleTask uses it. */
@@ -153,7 +170,7 @@ export function summarizeMachineRuns(runs: MachineRunMetrics[], names: readonly 
 }
 
 /** Table-1 rows for machine runs, with the same columns as the trained models' rows. */
-export function machineTable1Rows(runs: MachineRunMetrics[], names: readonly MachineName[] = MACHINE_NAMES): Record<string, string | number>[] {
+export function machineTable1Rows(runs: MachineRunMetrics[], names: readonly MachineName[] = THEORY_MACHINES): Record<string, string | number>[] {
   return table1Rows(summarizeMachineRuns(runs, names));
 }
 
@@ -191,7 +208,7 @@ export async function runTheory(o: TheoryOptions): Promise<TheoryResults> {
   const log = o.log ?? ((line: string) => console.log(line));
   const info = await initBackend();
   const started = new Date();
-  const names = o.machines ?? MACHINE_NAMES;
+  const names = o.machines ?? THEORY_MACHINES;
   const mo: Required<MachineOptions> = { ...MACHINE_DEFAULTS, ...o.machineOptions };
   const seed = o.seed ?? cfg.seed;
   const weights = o.weights ?? (cfg.useEma ? "ema" : "raw");
@@ -225,7 +242,11 @@ export async function runTheory(o: TheoryOptions): Promise<TheoryResults> {
       if (o.missing === "error") throw new Error(`${why}; train it first or pass missing: "train" | "skip"`);
       trainTask(cfg, paths, variant, seed, o.onProgress);
     }
-    const net = loadNetworkEpsModel(file, variant, weights);
+    const net = loadTrainedNetwork(cfg, paths, variant, seed, weights);
+    if (net.dataSeed !== cfg.datasetSeed) {
+      net.dispose();
+      throw new Error(`${variant} seed ${seed} was trained on dataset draw ${net.dataSeed}, the machines on draw ${cfg.datasetSeed}; use runDiscrimination (src/theory/discriminate.ts) for several draws`);
+    }
     try {
       const c = compareWithNetwork({
         model: net.model, machines, machineFinals, tokens, schedule: s, rng: sampleRng(cfg, 0), n: nCompare,

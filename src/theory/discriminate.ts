@@ -1,0 +1,326 @@
+/**
+ * Comparisons that can tell machines apart (docs/theory.md), for a list of trained models:
+ *
+ *  1. per dataset draw: every predictor (theory machines and baselines) vs every other, r^2 of eps
+ *     per timestep band on the forward process (how different the predictors are at all), and the
+ *     final images of every predictor from the comparison noise;
+ *  2. per trained model (variant, seed): banded r^2 of every predictor against the network and of
+ *     every predictor and the network against the true noise, on the same forward data; the
+ *     network's final images from the same noise, the per-seed Pearson r against every predictor,
+ *     and paired bootstrap intervals for the differences in median Pearson r;
+ *  3. per variant, all its trained models pooled: mean and spread over models of the banded r^2, and
+ *     two-level bootstrap intervals (models, then noise seeds) for the Pearson differences;
+ *  4. the Eq. 8 machine's free choices swept (sweep.ts): functional consistency, and median Pearson r
+ *     against every network.
+ *
+ * The heavy parts are pure functions of (config, paths, what to compute) returning JSON-serialisable
+ * results (`drawWork`, `modelWork`, `sweepWork`); `discriminate` chains them and `summarise`
+ * assembles the report, so that a worker pool can run the pieces and cache them.
+ */
+import * as path from "path";
+import { initBackend } from "../backend";
+import { ExperimentConfig } from "../config";
+import { datasetImageKeys, datasetImages } from "../data/dataset";
+import { imagesToTokens } from "../data/layout";
+import { loadOrCreateDataset } from "../data/store";
+import { sampleTokens } from "../ddpm/sampler";
+import { makeSchedule, Schedule } from "../ddpm/schedule";
+import { Paths } from "../experiment/tasks";
+import { writeJsonAtomic } from "../io/atomic";
+import { Variant } from "../model/variants";
+import { Rng } from "../rng";
+import { Band, bandsFor, DEFAULT_BAND_EDGES, ForwardBands, forwardBands } from "./bands";
+import { Interval, pairedBootstrap } from "./bootstrap";
+import { perSamplePearson, quantile } from "./compare";
+import { MACHINE_DEFAULTS, MACHINE_LABELS, MACHINE_NAMES, MachineName, MachineOptions, makeMachine, machineEpsModel } from "./machines";
+import { loadTrainedNetwork, sampleRng } from "./runTheory";
+import { DEFAULT_SWEEP, isDefaultSetting, sampleSweepSetting, SweepSample, SweepSetting, sweepLabel } from "./sweep";
+
+/** A trained model of the study: its checkpoint is `checkpointPath(paths, cfg, variant, seed)`. */
+export interface CheckpointRef {
+  variant: Variant;
+  seed: number;
+}
+
+/** What to compute; everything but `predictors` has a default. */
+export interface DiscriminationSettings {
+  /** Predictors: theory machines and baselines (default MACHINE_NAMES). */
+  predictors: readonly MachineName[];
+  machineOptions: MachineOptions;
+  weights: "ema" | "raw";
+  /** Forward images per band comparison and same-noise trajectories per model (default 200). */
+  compareSamples: number;
+  /** Band edges as fractions of T (default DEFAULT_BAND_EDGES). */
+  bandEdges: readonly number[];
+  /** Predictor pairs whose Pearson differences get bootstrap intervals (default: every pair). */
+  pairs: readonly (readonly [MachineName, MachineName])[] | null;
+  bootstrapResamples: number;
+  /** Eq. 8 machine settings to sweep (null: no sweep) and sampling runs per setting. */
+  sweep: readonly SweepSetting[] | null;
+  sweepRuns: number;
+}
+
+export const DISCRIMINATION_DEFAULTS: Readonly<DiscriminationSettings> = {
+  predictors: MACHINE_NAMES, machineOptions: {}, weights: "ema", compareSamples: 200, bandEdges: DEFAULT_BAND_EDGES,
+  pairs: null, bootstrapResamples: 2000, sweep: DEFAULT_SWEEP, sweepRuns: 1,
+};
+
+const scheduleOf = (cfg: ExperimentConfig): Schedule => makeSchedule({ steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
+
+function drawData(cfg: ExperimentConfig, paths: Paths, dataSeed: number): { tokens: Float32Array; keys: Set<string> } {
+  const ds = loadOrCreateDataset(paths.dataDir, { size: cfg.datasetSize, seed: dataSeed });
+  return { tokens: imagesToTokens(datasetImages(ds)), keys: datasetImageKeys(ds) };
+}
+
+/** Result of `drawWork`: machine vs machine on one dataset draw. */
+export interface DrawWork {
+  dataSeed: number;
+  /** Predictors against each other and against the true noise (no network). */
+  forward: Pick<ForwardBands, "bands" | "n" | "vsNoise" | "pairwise">;
+  /** Median same-noise Pearson r of predictor B's final images with predictor A's: pearsonPairs[A][B]. */
+  pearsonPairs: Record<string, Record<string, number>>;
+  /** Final images of every predictor from the comparison noise, tokens [n, 4, 12] as plain arrays. */
+  finals: Record<string, number[]>;
+}
+
+/** 1. Machine vs machine on dataset draw `dataSeed`. */
+export function drawWork(cfg: ExperimentConfig, paths: Paths, dataSeed: number, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): DrawWork {
+  const s = scheduleOf(cfg);
+  const { tokens } = drawData(cfg, paths, dataSeed);
+  const mo = { ...MACHINE_DEFAULTS, ...st.machineOptions };
+  const predictors = st.predictors.map((n) => makeMachine(n, tokens, s, mo));
+  const f = forwardBands({
+    model: null, predictors, schedule: s, tokens, n: st.compareSamples, rng: forwardRng(cfg, dataSeed),
+    bands: bandsFor(s.options.steps, st.bandEdges), onStep: (d, t) => onStep?.(d, t, `draw ${dataSeed}: predictors on the forward process`),
+  });
+  const finals: Record<string, number[]> = {};
+  for (const m of predictors) {
+    finals[m.name] = Array.from(sampleTokens(machineEpsModel(m), s, { n: st.compareSamples, batch: st.compareSamples, rng: sampleRng(cfg, 0) }));
+    onStep?.(1, 1, `draw ${dataSeed}: ${m.name} sampled`);
+  }
+  const pearsonPairs: DrawWork["pearsonPairs"] = {};
+  for (const a of st.predictors) {
+    pearsonPairs[a] = {};
+    for (const b of st.predictors) if (b !== a) pearsonPairs[a][b] = quantile(perSamplePearson(finals[a], finals[b]), 0.5);
+  }
+  return { dataSeed, forward: { bands: f.bands, n: f.n, vsNoise: f.vsNoise, pairwise: f.pairwise }, pearsonPairs, finals };
+}
+
+/** The forward-process draws of a dataset draw: the same x0 and z for every model trained on it. */
+const forwardRng = (cfg: ExperimentConfig, dataSeed: number): Rng => new Rng(cfg.sampleSeed).split(`forward-bands/draw${dataSeed}`);
+
+/** Result of `modelWork`: one trained network against every predictor. */
+export interface ModelWork {
+  variant: Variant;
+  seed: number;
+  dataSeed: number;
+  /** Checkpoint file, relative to the output folder. */
+  checkpoint: string;
+  weights: "ema" | "raw";
+  n: number;
+  /** Banded r^2: predictors vs the network; predictors and "network" vs the true noise. */
+  forward: Pick<ForwardBands, "bands" | "n" | "vsNetwork" | "vsNoise">;
+  /** Per-seed Pearson r of the network's final image with each predictor's, [n] per predictor. */
+  pearson: Record<string, number[]>;
+  pearsonMedian: Record<string, number>;
+  /** Paired bootstrap of median(Pearson with A) - median(Pearson with B) over the n noise seeds. */
+  differences: { a: string; b: string; interval: Interval }[];
+  /** The network's final images from the comparison noise (plain array, [n, 4, 12]). */
+  finals: number[];
+}
+
+/** Every unordered pair of predictors, in list order. */
+const allPairs = (names: readonly MachineName[]): [MachineName, MachineName][] => names.flatMap((a, i) => names.slice(i + 1).map((b) => [a, b] as [MachineName, MachineName]));
+
+/** 2. One trained model against every predictor; `draw` is the drawWork of the model's dataset draw. */
+export function modelWork(cfg: ExperimentConfig, paths: Paths, ref: CheckpointRef, draw: DrawWork, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): ModelWork {
+  const s = scheduleOf(cfg);
+  const net = loadTrainedNetwork(cfg, paths, ref.variant, ref.seed, st.weights);
+  try {
+    if (net.dataSeed !== draw.dataSeed) throw new Error(`${ref.variant} seed ${ref.seed} was trained on draw ${net.dataSeed}, not on draw ${draw.dataSeed}`);
+    const { tokens } = drawData(cfg, paths, net.dataSeed);
+    const mo = { ...MACHINE_DEFAULTS, ...st.machineOptions };
+    const predictors = st.predictors.map((n) => makeMachine(n, tokens, s, mo));
+    const f = forwardBands({
+      model: net.model, predictors, schedule: s, tokens, n: st.compareSamples, rng: forwardRng(cfg, net.dataSeed),
+      bands: bandsFor(s.options.steps, st.bandEdges), pairwiseRefs: [],
+      onStep: (d, t) => onStep?.(d, t, `${ref.variant} seed ${ref.seed}: forward process`),
+    });
+    const finals = sampleTokens(net.model, s, {
+      n: st.compareSamples, batch: st.compareSamples, rng: sampleRng(cfg, 0),
+      onStep: (d, t) => onStep?.(d, t, `${ref.variant} seed ${ref.seed}: same-noise samples`),
+    });
+    const pearson: Record<string, number[]> = {};
+    const pearsonMedian: Record<string, number> = {};
+    for (const p of st.predictors) {
+      if (!draw.finals[p]) throw new Error(`draw ${draw.dataSeed} has no final images of predictor '${p}'`);
+      pearson[p] = Array.from(perSamplePearson(finals, draw.finals[p]));
+      pearsonMedian[p] = quantile(pearson[p], 0.5);
+    }
+    const rng = new Rng(cfg.sampleSeed).split(`bootstrap/${ref.variant}/seed${ref.seed}`);
+    const differences = (st.pairs ?? allPairs(st.predictors)).map(([a, b]) => ({
+      a, b, interval: pairedBootstrap(pearson[a], pearson[b], { rng, resamples: st.bootstrapResamples, statistic: "median" }),
+    }));
+    return {
+      variant: ref.variant, seed: ref.seed, dataSeed: net.dataSeed, checkpoint: path.relative(paths.outDir, net.file), weights: st.weights,
+      n: st.compareSamples, forward: { bands: f.bands, n: f.n, vsNetwork: f.vsNetwork, vsNoise: f.vsNoise }, pearson, pearsonMedian, differences,
+      finals: Array.from(finals),
+    };
+  } finally {
+    net.dispose();
+  }
+}
+
+/** 4. One sweep setting on one draw (sampling runs and comparison-noise finals). */
+export function sweepWork(cfg: ExperimentConfig, paths: Paths, dataSeed: number, setting: SweepSetting, st: DiscriminationSettings): SweepSample {
+  const { tokens, keys } = drawData(cfg, paths, dataSeed);
+  return sampleSweepSetting({
+    cfg, setting, tokens, schedule: scheduleOf(cfg), trainingKeys: keys, dataSeed, runs: st.sweepRuns,
+    runRng: (run) => sampleRng(cfg, run), compareRng: sampleRng(cfg, 0), n: st.compareSamples, machineOptions: st.machineOptions,
+  });
+}
+
+/** Mean and sample standard deviation (0 for one value). */
+function meanSd(xs: number[]): { mean: number; sd: number; n: number } {
+  const n = xs.length;
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  return { mean, sd: n > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : 0, n };
+}
+
+/** Per variant, its models pooled. */
+export interface VariantSummary {
+  variant: Variant;
+  seeds: number[];
+  /** Banded r^2 of each predictor vs the network: mean and sd over the variant's models, per band. */
+  vsNetwork: Record<string, { mean: number; sd: number }[]>;
+  /** Loss-weighted pooled r^2 vs the network, mean and sd over models. */
+  vsNetworkPooled: Record<string, { mean: number; sd: number }>;
+  /** The network vs the true noise per band, mean and sd over models. */
+  networkVsNoise: { mean: number; sd: number }[];
+  pearsonMedian: Record<string, { mean: number; sd: number }>;
+  /** Two-level paired bootstrap (models, then noise seeds) of median Pearson differences. */
+  differences: { a: string; b: string; interval: Interval }[];
+}
+
+export interface SweepRow {
+  setting: SweepSetting;
+  label: string;
+  isDefault: boolean;
+  /** Mean over sampling runs and draws of every metric. */
+  metrics: Record<string, number>;
+  samples: number;
+  /** Median same-noise Pearson r against each model's network: [{variant, seed, median}]. */
+  pearson: { variant: Variant; seed: number; median: number }[];
+}
+
+export interface DiscriminationResults {
+  meta: Record<string, unknown>;
+  config: ExperimentConfig;
+  settings: DiscriminationSettings;
+  predictors: { name: MachineName; label: string }[];
+  bands: Band[];
+  draws: Omit<DrawWork, "finals">[];
+  models: Omit<ModelWork, "finals">[];
+  variants: VariantSummary[];
+  sweep: SweepRow[] | null;
+}
+
+/** 3. Assemble the report from the pieces (pure; drops the final images). */
+export function summarise(cfg: ExperimentConfig, st: DiscriminationSettings, draws: DrawWork[], models: ModelWork[], sweep: SweepSample[] | null, meta: Record<string, unknown> = {}): DiscriminationResults {
+  const variants: VariantSummary[] = [];
+  for (const v of [...new Set(models.map((m) => m.variant))]) {
+    const mine = models.filter((m) => m.variant === v);
+    const nb = mine[0].forward.bands.length;
+    const per = (f: (m: ModelWork) => number) => meanSd(mine.map(f));
+    const pick = ({ mean, sd }: { mean: number; sd: number }) => ({ mean, sd });
+    const vsNetwork: VariantSummary["vsNetwork"] = {}, vsNetworkPooled: VariantSummary["vsNetworkPooled"] = {}, pearsonMedian: VariantSummary["pearsonMedian"] = {};
+    for (const p of st.predictors) {
+      vsNetwork[p] = Array.from({ length: nb }, (_, b) => pick(per((m) => m.forward.vsNetwork!.r2[p][b])));
+      vsNetworkPooled[p] = pick(per((m) => m.forward.vsNetwork!.pooled[p]));
+      pearsonMedian[p] = pick(per((m) => m.pearsonMedian[p]));
+    }
+    const groups = mine.flatMap((m, g) => m.pearson[st.predictors[0]].map(() => g));
+    const rng = new Rng(cfg.sampleSeed).split(`bootstrap/${v}/pooled`);
+    const differences = (st.pairs ?? allPairs(st.predictors)).map(([a, b]) => ({
+      a, b, interval: pairedBootstrap(mine.flatMap((m) => m.pearson[a]), mine.flatMap((m) => m.pearson[b]), { rng, resamples: st.bootstrapResamples, statistic: "median", groups }),
+    }));
+    variants.push({
+      variant: v, seeds: mine.map((m) => m.seed), vsNetwork, vsNetworkPooled,
+      networkVsNoise: Array.from({ length: nb }, (_, b) => pick(per((m) => m.forward.vsNoise.r2.network[b]))), pearsonMedian, differences,
+    });
+  }
+  let sweepRows: SweepRow[] | null = null;
+  if (sweep) {
+    const keyOf = (s: SweepSetting) => sweepLabel(s);
+    sweepRows = [...new Map(sweep.map((x) => [keyOf(x.setting), x.setting])).values()].map((setting) => {
+      const mine = sweep.filter((x) => keyOf(x.setting) === keyOf(setting));
+      const runs = mine.flatMap((x) => x.runs);
+      const metricNames = Object.keys(runs[0].metrics) as (keyof (typeof runs)[0]["metrics"])[];
+      const metrics = Object.fromEntries(metricNames.map((k) => [k, runs.reduce((a, r) => a + r.metrics[k], 0) / runs.length]));
+      const pearson = models.map((m) => {
+        const own = mine.find((x) => x.dataSeed === m.dataSeed);
+        if (!own) throw new Error(`sweep setting ${keyOf(setting)} was not sampled on draw ${m.dataSeed}`);
+        return { variant: m.variant, seed: m.seed, median: quantile(perSamplePearson(m.finals, own.finals), 0.5) };
+      });
+      return { setting, label: keyOf(setting), isDefault: isDefaultSetting(setting), metrics, samples: runs.reduce((a, r) => a + r.samples, 0), pearson };
+    });
+  }
+  return {
+    meta, config: cfg, settings: st,
+    predictors: st.predictors.map((name) => ({ name, label: MACHINE_LABELS[name] })),
+    bands: draws[0]?.forward.bands ?? bandsFor(cfg.diffusionSteps, st.bandEdges),
+    draws: draws.map(({ finals: _f, ...rest }) => rest),
+    models: models.map(({ finals: _f, ...rest }) => rest),
+    variants, sweep: sweepRows,
+  };
+}
+
+export interface DiscriminationOptions extends Partial<DiscriminationSettings> {
+  cfg: ExperimentConfig;
+  paths: Paths;
+  /** The trained models to compare (any number of seeds per variant; each loaded via checkpointPath). */
+  checkpoints: readonly CheckpointRef[];
+  /** Output file (default `<paths.outDir>/theory-discrimination.json`); null writes nothing. */
+  outFile?: string | null;
+  onProgress?: (done: number, total: number, note: string) => void;
+  log?: (line: string) => void;
+}
+
+/** Run 1-4 for every checkpoint (inline, in order) and write the report (see module comment). */
+export async function runDiscrimination(o: DiscriminationOptions): Promise<DiscriminationResults> {
+  const { cfg, paths, checkpoints, outFile, onProgress, log = (l: string) => console.log(l), ...rest } = o;
+  if (checkpoints.length === 0) throw new Error("runDiscrimination: no checkpoints given");
+  // An option given as undefined keeps its default.
+  const st: DiscriminationSettings = { ...DISCRIMINATION_DEFAULTS, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+  for (const p of st.predictors) if (!MACHINE_NAMES.includes(p)) throw new Error(`unknown predictor '${p}'`);
+  const info = await initBackend();
+  const started = new Date();
+  // Which draw each model trained on is read from its checkpoint; group the work by draw.
+  const dataSeedOfRef = (r: CheckpointRef) => { const net = loadTrainedNetwork(cfg, paths, r.variant, r.seed, st.weights); net.dispose(); return net.dataSeed; };
+  const refs = checkpoints.map((r) => ({ ...r, dataSeed: dataSeedOfRef(r) }));
+  const draws: DrawWork[] = [];
+  for (const d of [...new Set(refs.map((r) => r.dataSeed))]) {
+    draws.push(drawWork(cfg, paths, d, st, onProgress));
+    log(`draw ${d}: predictors compared and sampled`);
+  }
+  const models: ModelWork[] = [];
+  for (const r of refs) {
+    const m = modelWork(cfg, paths, r, draws.find((d) => d.dataSeed === r.dataSeed)!, st, onProgress);
+    models.push(m);
+    log(`${r.variant} seed ${r.seed}: median Pearson ${Object.entries(m.pearsonMedian).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(", ")}`);
+  }
+  let sweep: SweepSample[] | null = null;
+  if (st.sweep) {
+    sweep = [];
+    for (const setting of st.sweep) {
+      for (const d of draws) sweep.push(sweepWork(cfg, paths, d.dataSeed, setting, st));
+      onProgress?.(sweep.length, st.sweep.length * draws.length, `sweep ${sweepLabel(setting)}`);
+    }
+  }
+  const meta = { backend: info.name, tfjsVersion: info.tfjsVersion, started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, comparisonNoise: `new Rng(sampleSeed + 0).split("sample"), batch = compareSamples` };
+  const results = summarise(cfg, st, draws, models, sweep, meta);
+  results.meta.seconds = (Date.now() - started.getTime()) / 1000;
+  const file = outFile === undefined ? path.join(paths.outDir, "theory-discrimination.json") : outFile;
+  if (file) writeJsonAtomic(file, results);
+  return results;
+}
