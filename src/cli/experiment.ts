@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     paths: { outDir, dataDir: args.dataDir },
     seeds: args.seeds ?? undefined, runs: args.runs ?? undefined,
   });
-  console.log(`\nTable 1 (${args.profile}; headline = functional consistency, mean ± std over runs):`);
+  console.log(`\nTable 1 (${args.profile}; headline = functional consistency):`);
   const fs = await import("fs");
   console.log(fs.readFileSync(path.join(outDir, "table1.md"), "utf8"));
   console.log(`wrote ${outDir}/results.json, table1.csv, table1.md, runs.csv, losses.csv (${(res.meta.seconds as number).toFixed(0)} s)`);

@@ -4,6 +4,7 @@
  */
 import { PAPER_CONSISTENCY, Variant } from "../model/variants";
 import { METRIC_NAMES, MetricName, MetricValues } from "./metrics";
+import { bootstrapDrawRatio, ModelRuns, pairedDrawDifference, studySummary, StudySummary } from "./nested";
 import { summarize, Summary } from "./stats";
 
 export interface RunMetrics {
@@ -19,13 +20,28 @@ export interface RunMetrics {
 export interface ModelSummary {
   model: Variant | "random";
   weights: "ema" | "raw" | "-";
-  /** Over all sampling runs of all seeds. */
+  /** Over all sampling runs of all trained models (the study's runs: run < `runs`). */
   perRun: Record<MetricName, Summary>;
   /** Over training seeds, each seed's mean over its runs (n = number of seeds). */
   perSeed: Record<MetricName, Summary> | null;
   seeds: number[];
   runs: number;
   paper: number | null;
+  /**
+   * The headline `functional` over trained models: per-model means, the summary over models and
+   * the nested (draw / seed / run) estimate with its interval. Absent for the random baseline.
+   */
+  study?: StudySummary;
+  /** The paper's protocol: the first model's `protocolRuns` runs (`functional` and every metric), when run. */
+  protocol?: { dataSeed: number; seed: number; perRun: Record<MetricName, Summary> } | null;
+}
+
+/** Options of `summarizeRuns`: which runs form the many-model table and which model carries the protocol. */
+export interface SummaryOptions {
+  /** Runs per model in the study table (run indices below this); default: all runs. */
+  runsPerModel?: number;
+  /** The model with the paper's protocol and its run count. */
+  protocol?: { dataSeed: number; seed: number; runs: number } | null;
 }
 
 function byMetric(rows: MetricValues[]): Record<MetricName, Summary> {
@@ -33,21 +49,33 @@ function byMetric(rows: MetricValues[]): Record<MetricName, Summary> {
 }
 
 /** Summaries per (variant, weights) in `variants` order. */
-export function summarizeRuns(runs: RunMetrics[], variants: readonly Variant[]): ModelSummary[] {
+export function summarizeRuns(all: RunMetrics[], variants: readonly Variant[], o: SummaryOptions = {}): ModelSummary[] {
   const out: ModelSummary[] = [];
+  const perModelRuns = o.runsPerModel ?? Infinity;
   for (const v of variants) {
     for (const w of ["ema", "raw"] as const) {
-      const rows = runs.filter((r) => r.variant === v && r.weights === w);
+      const mine = all.filter((r) => r.variant === v && r.weights === w);
+      const rows = mine.filter((r) => r.run < perModelRuns);
       if (rows.length === 0) continue;
       const seeds = [...new Set(rows.map((r) => r.seed))].sort((a, b) => a - b);
       const seedMeans = seeds.map((s) => {
-        const mine = rows.filter((r) => r.seed === s).map((r) => r.metrics);
-        return Object.fromEntries(METRIC_NAMES.map((m) => [m, mine.reduce((a, r) => a + r[m], 0) / mine.length])) as MetricValues;
+        const ms = rows.filter((r) => r.seed === s).map((r) => r.metrics);
+        return Object.fromEntries(METRIC_NAMES.map((m) => [m, ms.reduce((a, r) => a + r[m], 0) / ms.length])) as MetricValues;
       });
+      const models: ModelRuns[] = seeds.map((s) => {
+        const ms = rows.filter((r) => r.seed === s).sort((a, b) => a.run - b.run);
+        return { dataSeed: ms[0].dataSeed, seed: s, values: ms.map((r) => r.metrics.functional) };
+      });
+      let protocol: ModelSummary["protocol"] = null;
+      if (o.protocol) {
+        const p = o.protocol;
+        const pr = mine.filter((r) => r.seed === p.seed && r.dataSeed === p.dataSeed && r.run < p.runs);
+        if (pr.length > 0) protocol = { dataSeed: p.dataSeed, seed: p.seed, perRun: byMetric(pr.map((r) => r.metrics)) };
+      }
       out.push({
         model: v, weights: w, perRun: byMetric(rows.map((r) => r.metrics)),
         perSeed: seeds.length > 1 ? byMetric(seedMeans) : null,
-        seeds, runs: rows.length, paper: PAPER_CONSISTENCY[v],
+        seeds, runs: rows.length, paper: PAPER_CONSISTENCY[v], study: studySummary(models), protocol,
       });
     }
   }
@@ -78,10 +106,67 @@ export function table1Rows(summaries: ModelSummary[], exact?: MetricValues): Rec
     // that speaks for "a model of this variant" is the one over seed means.
     row.functional_seed_ci_lo = f ? f.ci95[0] : NaN;
     row.functional_seed_ci_hi = f ? f.ci95[1] : NaN;
+    // Over trained models (one value per model), and the nested draw / seed / run estimate.
+    const st = s.study;
+    row.models = st ? st.models.length : 0;
+    row.functional_models_mean = st ? st.overModels.mean : NaN;
+    row.functional_models_std = st ? st.overModels.std : NaN;
+    row.functional_models_ci_lo = st ? st.overModels.ci95[0] : NaN;
+    row.functional_models_ci_hi = st ? st.overModels.ci95[1] : NaN;
+    const n = st?.nested;
+    row.functional_nested_ci_lo = n ? n.ci95[0] : NaN;
+    row.functional_nested_ci_hi = n ? n.ci95[1] : NaN;
+    row.share_draw = n ? n.shares.draw : NaN;
+    row.share_seed = n ? n.shares.seed : NaN;
+    row.share_run = n ? n.shares.run : NaN;
+    const pr = s.protocol?.perRun.functional;
+    row.protocol_runs = pr ? pr.n : 0;
+    row.functional_protocol_mean = pr ? pr.mean : NaN;
+    row.functional_protocol_std = pr ? pr.std : NaN;
+    row.functional_protocol_ci_lo = pr ? pr.ci95[0] : NaN;
+    row.functional_protocol_ci_hi = pr ? pr.ci95[1] : NaN;
     row.exact = s.model === "random" && exact ? exact.functional : NaN;
     row.paper = s.paper ?? NaN;
     return row;
   });
+}
+
+/** The interval that speaks for "a model of this variant": nested over draws, else over models, else over runs. */
+export function headlineInterval(s: ModelSummary): { ci95: [number, number]; over: "draws (nested)" | "trained models" | "runs" } {
+  if (s.study?.nested) return { ci95: s.study.nested.ci95, over: "draws (nested)" };
+  if (s.study && s.study.models.length > 1) return { ci95: s.study.overModels.ci95, over: "trained models" };
+  return { ci95: s.perRun.functional.ci95, over: "runs" };
+}
+
+/** Comparisons between variants over the study's dataset draws (paired by draw). */
+export interface VariantComparison {
+  a: Variant;
+  b: Variant;
+  /** mean_a - mean_b, t-interval over draws. */
+  difference: { mean: number; ci95: [number, number]; draws: number };
+  /** mean_a / mean_b, cluster-bootstrap interval over draws. */
+  ratio: { ratio: number; ci95: [number, number]; draws: number; resamples: number };
+}
+
+/** Every ordered pair (a before b in `order`) whose models span >= 2 common draws. */
+export function compareVariants(summaries: ModelSummary[], order: readonly Variant[]): VariantComparison[] {
+  const runsOf = (v: Variant): ModelRuns[] | null => {
+    const s = summaries.find((x) => x.model === v && x.weights !== "raw");
+    return s?.study ? s.study.models.map((m) => ({ dataSeed: m.dataSeed, seed: m.seed, values: [m.mean] })) : null;
+  };
+  const out: VariantComparison[] = [];
+  // Each later variant against each earlier one (attention vs cnn, ..., top1 vs identity).
+  for (let i = 0; i < order.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = runsOf(order[i]);
+      const b = runsOf(order[j]);
+      if (!a || !b) continue;
+      const draws = new Set(a.map((m) => m.dataSeed));
+      if ([...new Set(b.map((m) => m.dataSeed))].filter((d) => draws.has(d)).length < 2) continue;
+      out.push({ a: order[i], b: order[j], difference: pairedDrawDifference(a, b), ratio: bootstrapDrawRatio(a, b) });
+    }
+  }
+  return out;
 }
 
 export function toCsv(rows: Record<string, string | number>[]): string {
@@ -94,7 +179,13 @@ export function toCsv(rows: Record<string, string | number>[]): string {
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(2)} %` : "-");
 
 /** Markdown Table 1: headline `functional` with interval, the other rules beside it, the paper's number. */
-export function table1Markdown(summaries: ModelSummary[], exact?: MetricValues): string {
+export function table1Markdown(summaries: ModelSummary[], exact?: MetricValues, comparisons: VariantComparison[] = []): string {
+  const many = summaries.some((s) => s.study && s.study.models.length > 1);
+  return many ? studyMarkdown(summaries, exact, comparisons) : runsMarkdown(summaries, exact);
+}
+
+/** One trained model per variant: mean ± std and interval over sampling runs. */
+function runsMarkdown(summaries: ModelSummary[], exact?: MetricValues): string {
   const head = "| model | functional (headline), mean ± std over runs | 95 % CI (over seed means when several seeds, else over runs) | seed range | bijective | strict | functionalLoose | validQuadrants | novel | paper |";
   const lines = [head, "|" + " --- |".repeat(10)];
   for (const s of summaries) {
@@ -103,6 +194,59 @@ export function table1Markdown(summaries: ModelSummary[], exact?: MetricValues):
     const name = s.model === "random" ? `random (exact ${exact ? pct(exact.functional) : "-"})` : `${s.model}${s.weights === "raw" ? " (raw weights)" : ""}`;
     const ci = s.perSeed ? s.perSeed.functional.ci95 : f.ci95;
     lines.push(`| ${name} | ${pct(f.mean)} ± ${pct(f.std)} | ${pct(ci[0])} - ${pct(ci[1])} | ${seedRange} | ${pct(s.perRun.bijective.mean)} | ${pct(s.perRun.strict.mean)} | ${pct(s.perRun.functionalLoose.mean)} | ${pct(s.perRun.validQuadrants.mean)} | ${pct(s.perRun.novel.mean)} | ${s.paper === null ? "-" : pct(s.paper)} |`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+const inside = (x: number | null, ci: [number, number]) => (x === null ? "-" : x >= ci[0] && x <= ci[1] ? "yes" : "no");
+
+/** Many trained models per variant: the study table, the paper's protocol, and the paired comparisons. */
+function studyMarkdown(summaries: ModelSummary[], exact: MetricValues | undefined, comparisons: VariantComparison[]): string {
+  const lines: string[] = [];
+  lines.push("Functional consistency (headline) over trained models: each model's mean over its sampling runs; mean, std and 95 % interval over models.");
+  lines.push("The interval is the nested one (dataset draws, seeds within draws, runs within models; t with draws - 1 df) when there are >= 2 draws.");
+  lines.push("");
+  lines.push("| model | trained models | mean | std over models | 95 % CI | CI over | variance: draw / seed / run | paper | paper in CI | bijective | strict | validQuadrants | novel |");
+  lines.push("|" + " --- |".repeat(13));
+  for (const s of summaries) {
+    if (s.model === "random") {
+      const f = s.perRun.functional;
+      lines.push(`| random (exact ${exact ? pct(exact.functional) : "-"}) | - | ${pct(f.mean)} | - | ${pct(f.ci95[0])} - ${pct(f.ci95[1])} | runs | - | ${pct(s.paper ?? NaN)} | ${inside(s.paper, f.ci95)} | ${pct(s.perRun.bijective.mean)} | ${pct(s.perRun.strict.mean)} | ${pct(s.perRun.validQuadrants.mean)} | ${pct(s.perRun.novel.mean)} |`);
+      continue;
+    }
+    const st = s.study!;
+    const h = headlineInterval(s);
+    const n = st.nested;
+    const design = n ? `${st.models.length} (${n.draws} draws x ${n.seedsPerDraw} seeds)` : `${st.models.length}`;
+    const split = n ? `${(100 * n.shares.draw).toFixed(0)} / ${(100 * n.shares.seed).toFixed(0)} / ${(100 * n.shares.run).toFixed(0)} %` : "-";
+    const name = `${s.model}${s.weights === "raw" ? " (raw weights)" : ""}`;
+    lines.push(`| ${name} | ${design} | ${pct(st.overModels.mean)} | ${pct(st.overModels.std)} | ${pct(h.ci95[0])} - ${pct(h.ci95[1])} | ${h.over} | ${split} | ${s.paper === null ? "-" : pct(s.paper)} | ${inside(s.paper, h.ci95)} | ${pct(s.perRun.bijective.mean)} | ${pct(s.perRun.strict.mean)} | ${pct(s.perRun.validQuadrants.mean)} | ${pct(s.perRun.novel.mean)} |`);
+  }
+  const withProtocol = summaries.filter((s) => s.protocol);
+  if (withProtocol.length > 0) {
+    lines.push("");
+    lines.push("The paper's protocol: one trained model per variant (the study's first: draw, seed below), mean ± std and 95 % interval over its sampling runs.");
+    lines.push("");
+    lines.push("| model | draw, seed | runs | functional mean ± std | 95 % CI over runs | paper | paper in CI |");
+    lines.push("|" + " --- |".repeat(7));
+    for (const s of withProtocol) {
+      const p = s.protocol!;
+      const f = p.perRun.functional;
+      lines.push(`| ${s.model} | ${p.dataSeed}, ${p.seed} | ${f.n} | ${pct(f.mean)} ± ${pct(f.std)} | ${pct(f.ci95[0])} - ${pct(f.ci95[1])} | ${s.paper === null ? "-" : pct(s.paper)} | ${inside(s.paper, f.ci95)} |`);
+    }
+  }
+  if (comparisons.length > 0) {
+    lines.push("");
+    lines.push("Between variants, paired by dataset draw: difference of means (t-interval over draws) and ratio of means (cluster bootstrap over draws, 10 000 resamples).");
+    lines.push("");
+    lines.push("| comparison | difference | 95 % CI | ratio | 95 % CI |");
+    lines.push("|" + " --- |".repeat(5));
+    for (const c of comparisons) {
+      const d = c.difference;
+      const r = c.ratio;
+      const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : "-");
+      lines.push(`| ${c.a} vs ${c.b} | ${pct(d.mean)} | ${pct(d.ci95[0])} - ${pct(d.ci95[1])} | ${x(r.ratio)} | ${x(r.ci95[0])} - ${x(r.ci95[1])} |`);
+    }
   }
   return lines.join("\n") + "\n";
 }

@@ -12,13 +12,13 @@ import { census } from "../data/dataset";
 import { loadOrCreateDataset } from "../data/store";
 import { exactRandomBaseline, monteCarloRandomBaseline } from "../eval/baseline";
 import { MetricValues } from "../eval/metrics";
-import { baselineSummary, ModelSummary, RunMetrics, summarizeRuns, table1Markdown, table1Rows, toCsv } from "../eval/report";
+import { baselineSummary, compareVariants, ModelSummary, RunMetrics, summarizeRuns, table1Markdown, table1Rows, toCsv, VariantComparison } from "../eval/report";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic";
 import { Variant } from "../model/variants";
 import { Progress } from "../progress";
 import { libraryVersion } from "../version";
 import { withOutputLock } from "./lock";
-import { runsFor, selectModels, studyModels } from "./models";
+import { protocolModel, runsFor, selectModels, studyModels } from "./models";
 import { runTasks, Task, workerCount } from "./pool";
 import { Paths, SampleTaskResult, storedRun, TrainTaskResult } from "./tasks";
 
@@ -50,6 +50,8 @@ export interface ExperimentResults {
   runs: SampleTaskResult[];
   baseline: { exact: MetricValues; monteCarlo: MetricValues[] };
   summaries: ModelSummary[];
+  /** Variants compared over dataset draws (paired), when the study spans >= 2 draws. */
+  comparisons?: VariantComparison[];
   table1: Record<string, string | number>[];
 }
 
@@ -127,14 +129,18 @@ export function assembleResults(o: {
   meta: Record<string, unknown>; cfg: ExperimentConfig; variants: readonly Variant[]; dataset: ExperimentResults["dataset"];
   training: TrainTaskResult[]; runs: SampleTaskResult[];
 }): ExperimentResults {
-  const runCount = new Set(o.runs.map((r) => r.run)).size;
+  const runCount = new Set(o.runs.filter((r) => r.run < o.cfg.runs).map((r) => r.run)).size;
   const exact = exactRandomBaseline();
   const monteCarlo = monteCarloRandomBaseline({ samples: o.cfg.samples, runs: Math.max(2, runCount), seed: o.cfg.sampleSeed });
   const runMetrics: RunMetrics[] = o.runs.map((r) => ({ variant: r.variant, dataSeed: r.dataSeed, seed: r.seed, run: r.run, weights: r.weights, metrics: r.metrics }));
-  const summaries = [baselineSummary(monteCarlo), ...summarizeRuns(runMetrics, o.variants)];
+  const p = protocolModel(o.cfg);
+  const summaries = [baselineSummary(monteCarlo), ...summarizeRuns(runMetrics, o.variants, {
+    runsPerModel: o.cfg.runs,
+    protocol: o.cfg.protocolRuns > 0 ? { ...p, runs: o.cfg.protocolRuns } : null,
+  })];
   return {
     meta: o.meta, config: o.cfg, dataset: o.dataset, training: o.training, runs: o.runs,
-    baseline: { exact, monteCarlo }, summaries, table1: table1Rows(summaries, exact),
+    baseline: { exact, monteCarlo }, summaries, comparisons: compareVariants(summaries, o.variants), table1: table1Rows(summaries, exact),
   };
 }
 
@@ -150,7 +156,7 @@ export function writeResults(outDir: string, r: ExperimentResults): void {
     runs: r.runs.map((x) => (path.isAbsolute(x.checkpoint) ? storedRun(outDir, x) : x)),
   });
   writeFileAtomic(path.join(outDir, "table1.csv"), toCsv(r.table1));
-  writeFileAtomic(path.join(outDir, "table1.md"), table1Markdown(r.summaries, r.baseline.exact));
+  writeFileAtomic(path.join(outDir, "table1.md"), table1Markdown(r.summaries, r.baseline.exact, r.comparisons ?? []));
   writeFileAtomic(path.join(outDir, "runs.csv"), toCsv(r.runs.map((x) => ({ variant: x.variant, dataSeed: x.dataSeed, seed: x.seed, run: x.run, weights: x.weights, samples: x.samples, ...x.metrics }))));
   const losses = r.training.flatMap((t) => t.epochLosses.map((loss, epoch) => ({ variant: t.variant, dataSeed: t.dataSeed, seed: t.seed, epoch: epoch + 1, loss })));
   writeFileAtomic(path.join(outDir, "losses.csv"), toCsv(losses));

@@ -150,6 +150,78 @@ export function table1Figure(
   return { data, layout };
 }
 
+/** The parts of a Table 1 summary the strip plot reads (results.json `summaries`). */
+export interface StudyEntry {
+  model: Variant | "random";
+  weights: string;
+  study?: {
+    models: { dataSeed: number; seed: number; mean: number }[];
+    overModels: { mean: number; ci95: [number, number] };
+    nested: { ci95: [number, number] } | null;
+  };
+}
+
+/**
+ * Every trained model's functional consistency as a dot per variant (coloured by dataset draw,
+ * spread sideways so none hide), with the mean over models and its 95 % interval (nested over
+ * draws when there are several, else over models) as a black bar, and the paper's value as a
+ * gold diamond. Values in percent.
+ */
+export function studyStripFigure(rows: StudyEntry[], o: { title?: string; width?: number; height?: number } = {}): PlotlyFigure {
+  const shown = rows.filter((r) => r.model !== "random" && r.weights !== "raw" && r.study);
+  if (shown.length === 0) throw new Error("studyStripFigure needs the study summary of at least one trained variant");
+  const draws = [...new Set(shown.flatMap((r) => r.study!.models.map((m) => m.dataSeed)))].sort((a, b) => a - b);
+  const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+  const data: Record<string, unknown>[] = [];
+  // x: variant index, dots offset by their rank within the variant (deterministic, no random jitter)
+  draws.forEach((d, k) => {
+    const xs: number[] = [];
+    const ys: number[] = [];
+    const text: string[] = [];
+    shown.forEach((r, i) => {
+      const ms = r.study!.models;
+      ms.forEach((m, j) => {
+        if (m.dataSeed !== d) return;
+        xs.push(i + (ms.length > 1 ? -0.25 + (0.5 * j) / (ms.length - 1) : 0));
+        ys.push(100 * m.mean);
+        text.push(`${r.model}, draw ${m.dataSeed}, seed ${m.seed}`);
+      });
+    });
+    data.push({
+      type: "scatter", mode: "markers", x: xs, y: ys, text, name: `dataset draw ${d}`,
+      marker: { size: 8, color: palette[k % palette.length], opacity: 0.85, line: { color: "white", width: 0.5 } },
+      hovertemplate: "%{text}: %{y:.2f} %<extra></extra>",
+    });
+  });
+  const ci = shown.map((r) => r.study!.nested?.ci95 ?? r.study!.overModels.ci95);
+  const mean = shown.map((r) => 100 * r.study!.overModels.mean);
+  const finite = (v: number) => (Number.isFinite(v) ? v : NaN);
+  data.push({
+    type: "scatter", mode: "markers", x: shown.map((_, i) => i + 0.38), y: mean, name: "mean, 95 % interval",
+    marker: { symbol: "line-ew", size: 22, line: { color: "black", width: 3 } },
+    error_y: {
+      type: "data", symmetric: false, thickness: 2, width: 8, color: "black",
+      array: ci.map((c, i) => Math.max(0, 100 * finite(c[1]) - mean[i]) || 0),
+      arrayminus: ci.map((c, i) => Math.max(0, mean[i] - 100 * finite(c[0])) || 0),
+    },
+    hovertemplate: "mean %{y:.2f} %<extra></extra>",
+  });
+  data.push({
+    type: "scatter", mode: "markers", x: shown.map((_, i) => i + 0.38), y: shown.map((r) => 100 * PAPER_CONSISTENCY[r.model]), name: "paper (Table 1)",
+    marker: { symbol: "diamond", size: 12, color: "gold", line: { color: "black", width: 1 } },
+  });
+  return {
+    data,
+    layout: {
+      width: o.width ?? 760, height: o.height ?? 480,
+      title: { text: o.title ?? "Functional consistency of every trained model (dots), mean and 95 % interval, paper" },
+      xaxis: { tickmode: "array", tickvals: shown.map((_, i) => i), ticktext: shown.map((r) => VARIANT_LABELS[r.model as Variant]), range: [-0.6, shown.length - 0.2] },
+      yaxis: { title: { text: "functional consistency (% of samples)" }, rangemode: "tozero" },
+      legend: { orientation: "h", y: -0.15 }, margin: { t: 60, b: 90 },
+    },
+  };
+}
+
 /** The parts of a theory check result this chart reads (`CheckResult` of src/theory). */
 export interface CheckLike {
   name: string;
