@@ -19,12 +19,10 @@
 
 // ---------------------------------------------------------------- memory layout (bytes from base())
 // Weights (written by the wrapper once per call), all f32:
-const OFF_W1T: usize = 0; //      [32 k][12 f]   conv1.w transposed
-const OFF_MT: usize = 1536; //    [32 k][32 l]   M[l, k] = (Wq Wk^T)[l, k] / sqrt(32)
-const OFF_WOT: usize = 5632; //   [12 f][32 k]   out.w transposed
-const OFF_WVOT: usize = 7168; //  [12 f][32 k]   (Wv Wout) transposed
-const OFF_BO: usize = 8704; //    [12 f]         out.b tiled over the 4 output pixels (64 B)
-const OFF_RNG: usize = 8768; //   [8 v128]       xoshiro128** state: set A s0..s3, set B s0..s3
+// The weight block OFF_W1T (conv1.w^T), OFF_MT (M = Wq Wk^T / sqrt(32), transposed), OFF_WOT
+// (out.w^T), OFF_WVOT ((Wv Wout)^T), OFF_BO (out.b tiled) and OFF_RNG (xoshiro128** state) and the
+// kernel kinds come from assembly/_constants.ts, generated from src/kernels/constants.ts.
+import { ATTENTION, CNN, IDENTITY, OFF_BO, OFF_MT, OFF_RNG, OFF_W1T, OFF_WOT, OFF_WVOT, TOP1 } from "./_constants";
 // Scratch:
 const OFF_HT: usize = 8896; //    [32 v128]      hidden tokens h_k after SiLU
 const OFF_E: usize = 9408; //     [12 v128]      eps of the current sample
@@ -34,10 +32,6 @@ const FIXED_SIZE: usize = 9600 + 32 * 192;
 
 const SAMPLE_BYTES: usize = 192; // 12 v128
 
-const CNN: i32 = 0;
-const ATTENTION: i32 = 1;
-const IDENTITY: i32 = 2;
-const TOP1: i32 = 3;
 
 @inline function base(): usize {
   return (__heap_base + 63) & ~(<usize>63);

@@ -19,25 +19,14 @@
  *   3. time MLP backward for the whole batch.
  */
 
-const H: i32 = 32;
-const F: i32 = 12;
+import { ATTENTION, CNN, F, H, IDENTITY, O_ATT, O_C1B, O_C1W, O_TB1, O_TB2, O_TW1, O_TW2, TOP1 } from "./_constants";
+
 /** 1 / sqrt(d) with d = 32, rounded to float32 as tfjs does. */
 const SCALE: f32 = <f32>(1.0 / Math.sqrt(32.0));
 
-// Variant codes (mirrored in src/kernels/trainer.ts).
-const CNN: i32 = 0;
-const ATTENTION: i32 = 1;
-const IDENTITY: i32 = 2;
-const TOP1: i32 = 3;
-
-// Packed parameter offsets (floats), in src/model/params.ts `paramSpecs` order.
-const O_C1W: i32 = 0; // conv1.w [12, 32]
-const O_C1B: i32 = 384; // conv1.b [32]
-const O_TW1: i32 = 416; // time.w1 [32, 32]
-const O_TB1: i32 = 1440; // time.b1 [32]
-const O_TW2: i32 = 1472; // time.w2 [32, 32]
-const O_TB2: i32 = 2496; // time.b2 [32]
-const O_ATT: i32 = 2528; // first attention matrix (or out.w for the CNN)
+// Kernel kinds (CNN, ATTENTION, IDENTITY, TOP1), H, F and the packed parameter offsets O_* of the
+// shared base (conv1.w, conv1.b, time.w1, time.b1, time.w2, time.b2; O_ATT = first attention matrix,
+// or out.w for the CNN) come from assembly/_constants.ts, generated from src/kernels/constants.ts.
 
 let variant: i32 = 0;
 let nParams: i32 = 0; // P

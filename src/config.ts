@@ -3,6 +3,8 @@
  * (`smoke`, `quick`, `paper`) as data, and checked overrides (an unknown key or a wrong type is
  * an error naming the key and value, never ignored).
  */
+import { getVariant } from "./model/variants";
+
 export interface ExperimentConfig {
   // Dataset (SPEC "Dataset")
   readonly datasetSize: number;
@@ -259,5 +261,5 @@ function checkDomains(c: ExperimentConfig): void {
 
 /** Training epochs for a variant (top1 trains `top1EpochFactor` times longer). */
 export function epochsFor(cfg: ExperimentConfig, variant: string): number {
-  return variant === "top1" ? cfg.epochs * cfg.top1EpochFactor : cfg.epochs;
+  return getVariant(variant).longTraining ? cfg.epochs * cfg.top1EpochFactor : cfg.epochs;
 }

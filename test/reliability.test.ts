@@ -238,7 +238,7 @@ describe("4. one model per task, one writer per folder", () => {
     const r = spawnSync("bash", ["-c", script], { cwd: ROOT, encoding: "utf8", timeout: 180_000 });
     const logs = `${r.stdout}\n${fs.readFileSync(`${out}.a.log`, "utf8")}\n${fs.readFileSync(`${out}.b.log`, "utf8")}`;
     expect(r.stdout.trim().split("\n"), logs).toEqual(["b=1", "a=0"]);
-    expect(fs.readFileSync(`${out}.b.log`, "utf8")).toMatch(/error: output folder .*cli is in use by another run \(pid \d+ .*--out .*cli\)/);
+    expect(fs.readFileSync(`${out}.b.log`, "utf8")).toMatch(/error: output folder .*cli is in use by another run \(pid \d+ .*--out \S*cli --data/);
     expect(fs.existsSync(path.join(out, ".lock"))).toBe(false);
   });
 });

@@ -3,7 +3,7 @@
  * `ExperimentConfig` is also a flag (checked: unknown flags and wrong types are errors).
  */
 import { checkOverride, DEFAULT_CONFIG, ExperimentConfig, parseProfile, PROFILES, ProfileName } from "../config";
-import { parseVariant, Variant, VARIANTS } from "../model/variants";
+import { parseVariant, Variant, variantNames } from "../model/variants";
 
 export interface CliArgs {
   variants: Variant[];
@@ -58,7 +58,7 @@ export function parseArgs(argv: string[]): CliArgs {
     if (value === undefined) throw new Error(`flag --${name} needs a value`);
     switch (name) {
       case "variant": {
-        a.variants = value === "all" ? [...VARIANTS] : value.split(",").map((v) => parseVariant(v.trim()));
+        a.variants = value === "all" ? variantNames() : value.split(",").map((v) => parseVariant(v.trim()));
         const dup = a.variants.find((v, j) => a.variants.indexOf(v) !== j);
         if (dup) throw new Error(`--variant lists '${dup}' twice; list each variant once`);
         break;

@@ -2,7 +2,7 @@
  * Table 1: metric summaries per model (over sampling runs and over training seeds), the random
  * baseline, and the paper's numbers beside ours, as rows ready for JSON, CSV, Markdown or danfo.
  */
-import { PAPER_CONSISTENCY, Variant } from "../model/variants";
+import { paperConsistency, Variant } from "../model/variants";
 import { METRIC_NAMES, MetricName, MetricValues } from "./metrics";
 import { bootstrapDrawRatio, ModelRuns, pairedDrawDifference, studySummary, StudySummary } from "./nested";
 import { summarize, Summary } from "./stats";
@@ -75,7 +75,7 @@ export function summarizeRuns(all: RunMetrics[], variants: readonly Variant[], o
       out.push({
         model: v, weights: w, perRun: byMetric(rows.map((r) => r.metrics)),
         perSeed: seeds.length > 1 ? byMetric(seedMeans) : null,
-        seeds, runs: rows.length, paper: PAPER_CONSISTENCY[v], study: studySummary(models), protocol,
+        seeds, runs: rows.length, paper: paperConsistency(v), study: studySummary(models), protocol,
       });
     }
   }
@@ -84,7 +84,7 @@ export function summarizeRuns(all: RunMetrics[], variants: readonly Variant[], o
 
 /** The random baseline as a summary row (Monte Carlo runs), with the exact values beside it. */
 export function baselineSummary(mc: MetricValues[]): ModelSummary {
-  return { model: "random", weights: "-", perRun: byMetric(mc), perSeed: null, seeds: [], runs: mc.length, paper: PAPER_CONSISTENCY.random };
+  return { model: "random", weights: "-", perRun: byMetric(mc), perSeed: null, seeds: [], runs: mc.length, paper: paperConsistency("random") };
 }
 
 /** Flat Table 1 rows: one per model, columns `<metric>_mean`, `_std`, `_ci_lo`, `_ci_hi`, seed spread, paper. */

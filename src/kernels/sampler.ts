@@ -23,7 +23,8 @@ import * as path from "path";
 import { Schedule, stepCoefficients } from "../ddpm/schedule";
 import { HIDDEN, ParamArrays, paramSpecs } from "../model/params";
 import { Variant } from "../model/variants";
-import { instantiateKernel, VARIANT_CODE, WasmMemory } from "./wasm";
+import { KERNEL_KIND, SAMPLER_OFFSETS } from "./constants";
+import { instantiateKernel, WasmMemory, wasmKernelOf } from "./wasm";
 import { Rng } from "../rng";
 
 /** Path of the compiled kernel (built from assembly/sample.ts). */
@@ -45,13 +46,8 @@ interface KernelExports {
   logArray(inp: number, out: number, nVec: number): void;
 }
 
-// Byte offsets of the weight block in the kernel's fixed region (assembly/sample.ts).
-const OFF_W1T = 0;
-const OFF_MT = 1536;
-const OFF_WOT = 5632;
-const OFF_WVOT = 7168;
-const OFF_BO = 8704;
-const OFF_RNG = 8768;
+// Byte offsets of the weight block in the kernel's fixed region (shared with assembly/sample.ts).
+const { OFF_W1T, OFF_MT, OFF_WOT, OFF_WVOT, OFF_BO, OFF_RNG } = SAMPLER_OFFSETS;
 
 /** One kernel instance with its own memory and a bump allocator above the fixed region. */
 class Kernel {
@@ -107,7 +103,8 @@ function loadWeights(kr: Kernel, params: ParamArrays, variant: Variant): void {
   kr.writeF32(base + OFF_W1T, w1t);
   kr.writeF32(base + OFF_WOT, wot);
   kr.writeF32(base + OFF_BO, bo);
-  if (variant === "cnn") return;
+  const kind = wasmKernelOf(variant, "sampling");
+  if (kind === KERNEL_KIND.cnn) return;
   // Wvo = Wv Wout [32, 12], stored transposed [12][32]; float64 sums, rounded once.
   const wv = params["attn.wv"];
   const wvot = new Float32Array(12 * H);
@@ -119,7 +116,7 @@ function loadWeights(kr: Kernel, params: ParamArrays, variant: Variant): void {
     }
   }
   kr.writeF32(base + OFF_WVOT, wvot);
-  if (variant === "identity") return;
+  if (kind === KERNEL_KIND.identity) return;
   // M = Wq Wk^T / sqrt(32), stored transposed: MT[k][l] = M[l, k].
   const wq = params["attn.wq"];
   const wk = params["attn.wk"];
@@ -248,7 +245,7 @@ export function wasmSampleTokens(params: ParamArrays, variant: Variant, s: Sched
 
   // 2. Batches: x_T ~ N(0, I), then T ancestral steps.
   const out = new Float32Array(o.n * 48);
-  const code = VARIANT_CODE[variant];
+  const code = wasmKernelOf(variant, "sampling");
   const total = Math.ceil(o.n / o.batch) * T;
   let done = 0;
   for (let start = 0; start < o.n; start += o.batch) {
@@ -293,7 +290,7 @@ export function wasmEps(params: ParamArrays, variant: Variant, tokens: Float32Ar
   const eP = kr.alloc(B * SAMPLE_BYTES);
   kr.writeF32(b1P, timeBias(params, t));
   toLanes(tokens, 0, B, kr.f32(xP, B * 48));
-  kr.k.eps(VARIANT_CODE[variant], b1P, xP, B, eP);
+  kr.k.eps(wasmKernelOf(variant, "sampling"), b1P, xP, B, eP);
   const out = new Float32Array(B * 48);
   fromLanes(kr.f32(eP, B * 48), B, out, 0);
   return out;

@@ -14,8 +14,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { Schedule } from "../ddpm/schedule";
 import { packedLayout } from "../model/packed";
 import { HIDDEN } from "../model/params";
-import { Variant } from "../model/variants";
-import { instantiateKernel, VARIANT_CODE, WasmMemory } from "./wasm";
+import { getVariant, Variant } from "../model/variants";
+import { instantiateKernel, WasmMemory, wasmKernelOf } from "./wasm";
 import { AdamWHyper } from "../train/adamw";
 import { emaDecayAt } from "../train/ema";
 import { oneCycleAt } from "../train/onecycle";
@@ -86,7 +86,7 @@ export function drawStepNoise(s: TrainState, B: number, T: number): StepNoise {
   for (let i = 0; i < B; i++) t[i] = s.rngs.noise.int(T);
   const eps = s.rngs.noise.fillNormal(new Float32Array(B * 48));
   let gumbel: Float32Array | undefined;
-  if (s.variant === "top1") {
+  if (getVariant(s.variant).gumbel) {
     gumbel = s.rngs.gumbel.fillGumbel(new Float32Array(B * 16));
   }
   return { t, eps, gumbel };
@@ -134,6 +134,7 @@ export class WasmTrainer {
   readonly n: number;
   readonly maxBatch: number;
   readonly tau: number;
+  private readonly gumbel: boolean;
   private readonly ex: TrainExports;
   private readonly steps: number;
 
@@ -146,8 +147,8 @@ export class WasmTrainer {
     this.tau = o.tau;
     this.steps = o.schedule.options.steps;
     this.ex = instantiate();
-    const code = VARIANT_CODE[o.variant];
-    if (code === undefined) throw new Error(`unknown variant '${o.variant}'`);
+    const code = wasmKernelOf(o.variant, "training");
+    this.gumbel = getVariant(o.variant).gumbel;
     this.size = this.ex.init(code, o.maxBatch, this.n, this.steps);
     if (this.size < 0) throw new Error(`train.wasm could not grow its memory for ${this.n} examples, batch ${o.maxBatch}`);
     const layout = packedLayout(o.variant);
@@ -205,7 +206,7 @@ export class WasmTrainer {
     new Int32Array(this.ex.memory.buffer, this.ex.indexPtr(), B).set(index);
     new Int32Array(this.ex.memory.buffer, this.ex.tPtr(), B).set(noise.t);
     this.f32(this.ex.epsPtr(), B * 48).set(noise.eps);
-    if (this.variant === "top1") {
+    if (this.gumbel) {
       if (!noise.gumbel || noise.gumbel.length !== B * 16) throw new Error(`top1 needs Gumbel draws [${B}, 4, 4]`);
       this.f32(this.ex.gumbelPtr(), B * 16).set(noise.gumbel);
     }

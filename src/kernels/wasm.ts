@@ -3,7 +3,7 @@
  * here: tsconfig's lib (ES2020, no DOM) and @types/node 20 declare no `WebAssembly` global.
  */
 import * as fs from "fs";
-import { Variant } from "../model/variants";
+import { getVariant, Variant } from "../model/variants";
 
 export interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
 interface WasmApi {
@@ -12,8 +12,19 @@ interface WasmApi {
 }
 const WASM = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-/** Variant codes shared by assembly/train.ts and assembly/sample.ts. */
-export const VARIANT_CODE: Record<Variant, number> = { cnn: 0, attention: 1, identity: 2, top1: 3 };
+/**
+ * The kernel kind (src/kernels/constants.ts KERNEL_KIND, shared with assembly/ through the
+ * generated assembly/_constants.ts) that computes `variant`, from its descriptor. A variant the
+ * fused kernels do not implement is an error that names the tfjs engine.
+ */
+export function wasmKernelOf(variant: Variant, what: "training" | "sampling"): number {
+  const k = getVariant(variant).wasmKernel;
+  if (k === null) {
+    const flag = what === "training" ? "--trainer tfjs (config key trainer)" : "--sampler tfjs (config key sampler)";
+    throw new Error(`the fused WebAssembly ${what} engine does not implement variant '${variant}'; use the tfjs engine: ${flag}`);
+  }
+  return k;
+}
 
 const compiled = new Map<string, object>();
 

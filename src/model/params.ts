@@ -3,54 +3,32 @@
  * PyTorch's defaults for the layers the paper names (uniform in +-1/sqrt(fan_in)), from a seeded Rng.
  */
 import { Rng } from "../rng";
-import { Variant } from "./variants";
+import { HIDDEN, ParamSpec } from "./variant-registry";
+import { getVariant, Variant } from "./variants";
 
-/** Width of tokens, time embedding and attention (SPEC: 32). */
-export const HIDDEN = 32;
-
-export interface ParamSpec {
-  name: string;
-  shape: number[];
-  fanIn: number;
-}
+export { HIDDEN } from "./variant-registry";
+export type { ParamSpec } from "./variant-registry";
 
 /**
- * Parameter layout per variant. Dense weights are [in, out]:
+ * Parameter layout per variant: the shared CNN base, the variant's attention block (its
+ * descriptor), the output projection. Dense weights are [in, out]:
  * - conv1.w [12, 32] is the 2x2 stride-2 conv filter [2, 2, 3, 32] flattened (see data/layout.ts);
  * - out.w [32, 12] is the transposed-conv filter [2, 2, 3, 32] laid out as [in, (dy, dx, c)];
  *   out.b [3] is its per-channel bias.
  */
 export function paramSpecs(variant: Variant): ParamSpec[] {
-  const specs: ParamSpec[] = [
+  return [
     { name: "conv1.w", shape: [12, HIDDEN], fanIn: 12 },
     { name: "conv1.b", shape: [HIDDEN], fanIn: 12 },
     { name: "time.w1", shape: [HIDDEN, HIDDEN], fanIn: HIDDEN },
     { name: "time.b1", shape: [HIDDEN], fanIn: HIDDEN },
     { name: "time.w2", shape: [HIDDEN, HIDDEN], fanIn: HIDDEN },
     { name: "time.b2", shape: [HIDDEN], fanIn: HIDDEN },
+    ...(getVariant(variant).attention?.params ?? []),
+    // PyTorch's ConvTranspose2d(32, 3, 2) computes fan_in from weight.size(1) * 2 * 2 = 12.
+    { name: "out.w", shape: [HIDDEN, 12], fanIn: 12 },
+    { name: "out.b", shape: [3], fanIn: 12 },
   ];
-  switch (variant) {
-    case "cnn":
-      break;
-    case "identity":
-      specs.push({ name: "attn.wv", shape: [HIDDEN, HIDDEN], fanIn: HIDDEN });
-      break;
-    case "attention":
-    case "top1":
-      specs.push(
-        { name: "attn.wq", shape: [HIDDEN, HIDDEN], fanIn: HIDDEN },
-        { name: "attn.wk", shape: [HIDDEN, HIDDEN], fanIn: HIDDEN },
-        { name: "attn.wv", shape: [HIDDEN, HIDDEN], fanIn: HIDDEN },
-      );
-      break;
-    default: {
-      const never: never = variant;
-      throw new Error(`unknown variant '${never as string}'`);
-    }
-  }
-  // PyTorch's ConvTranspose2d(32, 3, 2) computes fan_in from weight.size(1) * 2 * 2 = 12.
-  specs.push({ name: "out.w", shape: [HIDDEN, 12], fanIn: 12 }, { name: "out.b", shape: [3], fanIn: 12 });
-  return specs;
 }
 
 export type ParamArrays = Record<string, Float32Array>;

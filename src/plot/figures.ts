@@ -11,19 +11,15 @@
  */
 import { Census } from "../data/dataset";
 import { MetricName } from "../eval/metrics";
-import { PAPER_CONSISTENCY, Variant, VARIANT_LABELS } from "../model/variants";
+import { PAPER_CONSISTENCY, Variant, variantColour, VARIANT_LABELS } from "../model/variants";
 import { PlotlyFigure } from "./figure";
 
 export * from "./images";
 
-/** Plotly's default colour cycle, so a variant keeps its colour across figures. */
-export const VARIANT_COLOURS: Record<Variant | "random", string> = {
-  random: "#7f7f7f",
-  cnn: "#1f77b4",
-  attention: "#d62728",
-  identity: "#2ca02c",
-  top1: "#9467bd",
-};
+/** A variant's colour (its descriptor's), so it keeps its colour across figures; "random" is grey. */
+export const VARIANT_COLOURS: Readonly<Record<Variant | "random", string>> = new Proxy({} as Record<string, string>, {
+  get: (_, k) => (typeof k === "string" ? variantColour(k) : undefined),
+});
 
 export interface LossCurve {
   variant: Variant;

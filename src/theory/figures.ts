@@ -3,6 +3,7 @@
  * `runTheory` (theory.json): r^2 against t per trained variant, median Pearson r of final images,
  * and the `functional` consistency of machines beside trained models.
  */
+import { variantColour } from "../model/variants";
 import { PlotlyFigure } from "../plot/figure";
 import { MACHINE_LABELS, MachineName } from "./machines";
 import { TheoryResults, VariantComparison } from "./runTheory";
@@ -11,7 +12,9 @@ const COLOURS: Record<string, string> = {
   local: "#1f77b4", equivariant: "#2ca02c", ideal: "#7f7f7f", attention: "#d62728", top1Optimal: "#ff7f0e",
   trivial: "#bcbd22", gaussianPixel: "#17becf", gaussianFull: "#8c564b",
 };
-const VARIANT_COLOURS: Record<string, string> = { cnn: "#1f77b4", attention: "#d62728", identity: "#9467bd", top1: "#ff7f0e" };
+const VARIANT_COLOURS: Readonly<Record<string, string>> = new Proxy({} as Record<string, string>, {
+  get: (_, k) => (typeof k === "string" ? variantColour(k) : undefined),
+});
 
 export interface R2FigureOptions {
   /**

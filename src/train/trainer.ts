@@ -10,7 +10,7 @@ import { ExperimentConfig, epochsFor } from "../config";
 import { makeSchedule, Schedule } from "../ddpm/schedule";
 import { packedLayout, PackedLayout, packArrays, packTensors, unpackTensors, disposeParams } from "../model/packed";
 import { initParams } from "../model/params";
-import { Variant } from "../model/variants";
+import { getVariant, Variant } from "../model/variants";
 import { Rng } from "../rng";
 import { adamwInit, adamwStep, AdamWState } from "./adamw";
 import { emaDecayAt, emaUpdate } from "./ema";
@@ -116,7 +116,7 @@ export function trainStep(ctx: TrainContext, s: TrainState, index: Int32Array): 
   for (let i = 0; i < B; i++) tArr[i] = s.rngs.noise.int(cfg.diffusionSteps);
   const epsArr = s.rngs.noise.fillNormal(new Float32Array(B * 48));
   let gumbelArr: Float32Array | undefined;
-  if (s.variant === "top1") {
+  if (getVariant(s.variant).gumbel) {
     gumbelArr = s.rngs.gumbel.fillGumbel(new Float32Array(B * 16));
   }
   const sched = oneCycleAt(s.step, {

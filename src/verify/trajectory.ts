@@ -17,6 +17,7 @@
  * permutation of `trainEpochWasm`), and the replay must end in the trained state's generator
  * states, so no draw can be missed or added.
  */
+import { getVariant } from "../model/variants";
 import * as fs from "fs";
 import * as path from "path";
 import { ExperimentConfig, resolveConfig } from "../config";
@@ -146,7 +147,7 @@ export function exportTrajectory(dir: string, o: TrajectoryOptions): TrajectoryM
     saveNpy(path.join(dir, "index.npy"), concat(batches.map((b) => b.index), (k) => new Int32Array(k)), [total]);
     saveNpy(path.join(dir, "t.npy"), concat(batches.map((b) => b.noise.t), (k) => new Int32Array(k)), [total]);
     saveNpy(path.join(dir, "eps.npy"), concat(batches.map((b) => b.noise.eps), (k) => new Float32Array(k)), [total, 4, 12]);
-    if (o.variant === "top1") {
+    if (getVariant(o.variant).gumbel) {
       saveNpy(path.join(dir, "gumbel.npy"), concat(batches.map((b) => b.noise.gumbel!), (k) => new Float32Array(k)), [total, 4, 4]);
     } else {
       fs.rmSync(path.join(dir, "gumbel.npy"), { force: true });

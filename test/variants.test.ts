@@ -1,0 +1,131 @@
+/**
+ * One variant, one place: a variant defined here (nothing else edited) trains, samples and gets its
+ * Table 1 row on the tfjs engine; the fused engines refuse it and name the tfjs engine; a variant
+ * file dropped in a folder is discovered; and the constants the AssemblyScript kernels share with
+ * TypeScript are generated from one source.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../src/backend";
+import { parseArgs } from "../src/cli/args";
+import { epochsFor, resolveConfig } from "../src/config";
+import { runExperiment } from "../src/experiment/run";
+import { sampleTask, trainTask } from "../src/experiment/tasks";
+import { assemblyConstants } from "../src/kernels/constants";
+import { attendValues, square } from "../src/model/layers";
+import { packedLayout } from "../src/model/packed";
+import { getVariant, registerVariant, VariantDescriptor, variantNames, VARIANTS } from "../src/model/variants";
+import { discoverVariants } from "../src/variants";
+
+const ROOT = path.resolve(__dirname, "..");
+
+/** A toy fifth variant: every query attends to every key equally (mean pooling of the values). */
+const meanpool: VariantDescriptor = {
+  name: "meanpool",
+  label: "CNN + mean-pool attention (toy)",
+  paper: null,
+  colour: "#17becf",
+  attention: {
+    params: [square("attn.wv")],
+    forward: (p, h) => {
+      const [B, N] = h.shape;
+      const weights = tf.fill([B, N, N], 1 / N) as tf.Tensor3D;
+      return { update: attendValues(weights, h, p["attn.wv"]), weights };
+    },
+  },
+  gumbel: false,
+  longTraining: false,
+  wasmKernel: null, // the fused kernels do not implement it
+};
+
+beforeAll(async () => {
+  await initBackend();
+  registerVariant(meanpool);
+});
+
+describe("a variant defined in this file", () => {
+  it("is picked up by the CLI, the config, training, sampling and Table 1 (tfjs engine)", async () => {
+    expect(variantNames()).toContain("meanpool");
+    expect(VARIANTS).toEqual(["cnn", "attention", "identity", "top1"]); // the paper's, in its order
+    expect(parseArgs(["--variant", "all"]).variants).toContain("meanpool");
+    expect(parseArgs(["--variant", "meanpool,cnn"]).variants).toEqual(["meanpool", "cnn"]);
+    expect(packedLayout("meanpool").specs.map((s) => s.name)).toEqual(["conv1.w", "conv1.b", "time.w1", "time.b1", "time.w2", "time.b2", "attn.wv", "out.w", "out.b"]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toy-variant-"));
+    const cfg = resolveConfig("smoke", { datasetSize: 256, epochs: 30, samples: 64, sampleBatch: 64, runs: 2, workers: 1, trainer: "tfjs", sampler: "tfjs" });
+    expect(epochsFor(cfg, "meanpool")).toBe(30);
+    const r = await runExperiment({ cfg, variants: ["meanpool"], profile: "test", paths: { outDir: dir, dataDir: path.join(dir, "data") }, log: () => {}, progressWrite: () => {} });
+    const losses = r.training[0].epochLosses;
+    expect(losses.length).toBe(30);
+    expect(losses.slice(-5).reduce((a, b) => a + b) / 5).toBeLessThan(0.8 * losses[0]); // it learns
+    expect(r.runs.map((x) => x.variant)).toEqual(["meanpool", "meanpool"]);
+    expect(r.table1.map((x) => x.model)).toEqual(["random", "meanpool"]);
+    expect(fs.readFileSync(path.join(dir, "table1.md"), "utf8")).toMatch(/\| meanpool \|/);
+  });
+
+  it("the fused engines refuse it, naming the tfjs engine", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toy-wasm-"));
+    const paths = { outDir: dir, dataDir: path.join(dir, "data") };
+    const cfg = resolveConfig("smoke", { datasetSize: 128, epochs: 1, samples: 32, sampleBatch: 32, workers: 1 });
+    expect(() => trainTask(cfg, paths, "meanpool", 0)).toThrow(/fused WebAssembly training engine does not implement variant 'meanpool'; use the tfjs engine: --trainer tfjs/);
+    trainTask({ ...cfg, trainer: "tfjs" }, paths, "meanpool", 0);
+    expect(() => sampleTask(cfg, paths, "meanpool", 0, 0, "ema", { saveNpy: false })).toThrow(/fused WebAssembly sampling engine does not implement variant 'meanpool'; use the tfjs engine: --sampler tfjs/);
+  });
+
+  it("bad descriptors and unknown names are errors naming them", () => {
+    expect(() => registerVariant({ ...meanpool })).toThrow(/a variant named 'meanpool' is already registered/);
+    expect(() => registerVariant({ ...meanpool, name: "Bad-Name" })).toThrow(/variant name 'Bad-Name' must be lower-case/);
+    expect(() => registerVariant({ ...meanpool, name: "badparam", attention: { ...meanpool.attention!, params: [square("wv")] } })).toThrow(/attention parameter 'wv' must be named 'attn\.\*'/);
+    expect(() => getVariant("transformer")).toThrow(/unknown variant 'transformer' \(expected one of cnn, attention, identity, top1, meanpool/);
+  });
+});
+
+describe("a variant file in a folder", () => {
+  it("is discovered and registered (as the CLI, notebooks and workers do for src/variants/)", () => {
+    // ts-node compiles the file, as it does for the CLI; the folder sits inside the repository so
+    // that the file resolves the project's packages.
+    (require("ts-node") as { register: (o: object) => void }).register({ transpileOnly: true, compilerOptions: { module: "commonjs" } });
+    const dir = fs.mkdtempSync(path.join(ROOT, "test", ".variants-"));
+    try {
+      const layers = path.relative(dir, path.join(ROOT, "src", "model", "layers")).split(path.sep).join("/");
+      fs.writeFileSync(path.join(dir, "halfres.ts"), `
+        import * as tf from "@tensorflow/tfjs-core";
+        import { attendValues, square } from "${layers}";
+        /** Identity attention at half strength: a one-file variant. */
+        export const halfres = {
+          name: "halfres", label: "half residual", paper: null, colour: "#000000", gumbel: false, longTraining: false, wasmKernel: null,
+          attention: {
+            params: [square("attn.wv")],
+            forward: (p: Record<string, tf.Tensor>, h: tf.Tensor3D) => {
+              const weights = tf.softmax(tf.matMul(h, h, false, true)) as tf.Tensor3D;
+              return { update: tf.mul(attendValues(weights, h, p["attn.wv"]), 0.5) as tf.Tensor3D, weights };
+            },
+          },
+        };
+      `);
+      fs.writeFileSync(path.join(dir, "README.md"), "not a variant");
+      expect(discoverVariants(dir)).toEqual(["halfres"]);
+      expect(getVariant("halfres").label).toBe("half residual");
+      fs.writeFileSync(path.join(dir, "broken.ts"), "export const x = 1;");
+      expect(() => discoverVariants(dir)).toThrow(/variant file .*broken\.ts exports no VariantDescriptor/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("constants shared with the AssemblyScript kernels", () => {
+  it("assembly/_constants.ts is generated from src/kernels/constants.ts and up to date", () => {
+    const file = path.join(ROOT, "assembly", "_constants.ts");
+    expect(fs.readFileSync(file, "utf8"), "run `npx ts-node --transpile-only scripts/gen-kernel-constants.ts && npm run build:wasm`").toBe(assemblyConstants());
+    for (const k of ["train", "sample"]) {
+      const src = fs.readFileSync(path.join(ROOT, "assembly", `${k}.ts`), "utf8");
+      expect(src, `assembly/${k}.ts must import its shared constants, not copy them`).toMatch(/from "\.\/_constants"/);
+      expect(src).not.toMatch(/^const (CNN|ATTENTION|IDENTITY|TOP1|O_C1W|OFF_W1T)\b/m);
+    }
+    // each paper variant's kernel kind is its descriptor's
+    expect(VARIANTS.map((v) => getVariant(v).wasmKernel)).toEqual([0, 1, 2, 3]);
+  });
+});
