@@ -1,6 +1,6 @@
 /**
  * Fused DDPM sampler kernel (WebAssembly SIMD), compiled to src/kernels/sample.wasm by
- * scripts/build-wasm.sh. The TypeScript side is src/kernels/sampler.ts: it owns the memory layout
+ * scripts/build-wasm.sh. The TypeScript side is src/kernels/sample-kernel.ts: it owns the memory layout
  * above `dynamicBase()`, folds the weights and precomputes the per-timestep tables.
  *
  * One sample is 4 tokens x 12 features. Inside this kernel a sample is stored *feature-major*:

@@ -3,10 +3,10 @@
  * WebAssembly SIMD: gather the batch, x_t = sqrt(alphaBar) x0 + sqrt(1 - alphaBar) eps, forward,
  * weighted loss, full backward, AdamW and EMA, with every buffer resident in linear memory.
  *
- * It computes what src/train/trainer.ts `trainStep` computes with tfjs (same packed parameter
+ * It computes what the tfjs engine (src/engines/tfjs.ts) computes (same packed parameter
  * layout as src/model/packed.ts, same float32 constants); only the summation order differs.
  * The randomness (timesteps, eps, Gumbel draws, data order) is drawn in TypeScript and written
- * into the input buffers before each call; see src/kernels/trainer.ts.
+ * into the input buffers before each call; see src/kernels/train-kernel.ts.
  *
  * Memory: no allocator. `init` lays out every region after __heap_base and grows the memory; the
  * wrapper reads the region addresses through the exported `*Ptr` functions. Matrices are

@@ -15,7 +15,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { backendInfo, initBackend } from "../src/backend";
 import { sampleTokens } from "../src/ddpm/sampler";
 import { makeSchedule } from "../src/ddpm/schedule";
-import { wasmSampleTokens } from "../src/kernels/sampler";
+import { wasmSampleTokens } from "../src/kernels/sample-kernel";
 import { networkEpsModel } from "../src/model/eps-model";
 import { ParamTensors } from "../src/model/network";
 import { initParams, ParamArrays, paramSpecs } from "../src/model/params";

@@ -1,9 +1,9 @@
 /**
  * Training-step speed: ms per optimizer step at batch 64 on the SPEC dataset (2048 images,
- * 32 steps per epoch), for the tfjs engine (`trainEpoch`) and the fused wasm engine
- * (`trainEpochWasm`). A timed step is everything a real run does per step: drawing the
- * randomness, the OneCycle lr/beta1, forward, backward, AdamW and EMA (and, for wasm, its
- * once-per-epoch copy back into the TrainState tensors).
+ * 32 steps per epoch), for the tfjs and the fused wasm engine (src/engines/) through the one
+ * training loop (`trainEpoch`). A timed step is everything a real run does per step: drawing the
+ * randomness, the OneCycle lr/beta1, forward, backward, AdamW, EMA, the finiteness checks, and
+ * the once-per-epoch copy back into the state's arrays.
  *
  *   npx ts-node --transpile-only bench/train-bench.ts --variant attention --steps 320
  *   npx ts-node --transpile-only bench/train-bench.ts --variant all --rounds 3 --torch
@@ -17,13 +17,14 @@ import { initBackend } from "../src/backend";
 import { resolveConfig } from "../src/config";
 import { datasetImages, generateDataset } from "../src/data/dataset";
 import { imagesToTokens } from "../src/data/layout";
-import { TrainEngine, trainEpochWasm } from "../src/kernels/trainer";
+import { EngineName, trainEngineFor } from "../src/engines";
+import { trainEpoch } from "../src/train/loop";
 import { parseVariant, Variant, VARIANTS } from "../src/model/variants";
-import { disposeContext, disposeTrainState, initTrainState, makeContext, trainEpoch } from "../src/train/trainer";
+import { initTrainState, makeContext } from "../src/train/state";
 
 export interface TrainBenchOptions {
   variant: Variant;
-  engine: TrainEngine;
+  engine: EngineName;
   /** Timed steps (rounded up to whole blocks of `block` steps). */
   steps: number;
   /** Steps per timed block (default 32 = one epoch); the median is over blocks. */
@@ -34,7 +35,7 @@ export interface TrainBenchOptions {
 
 export interface TrainBenchResult {
   variant: Variant;
-  engine: TrainEngine;
+  engine: EngineName;
   /** Median over blocks of ms per step. */
   medianMs: number;
   /** ms per step of each block (wall clock). */
@@ -60,29 +61,28 @@ export async function benchTrainingBlocks(o: TrainBenchOptions): Promise<TrainBe
   const cfg = resolveConfig("paper", { datasetSize: 64 * block });
   const ctx = makeContext(cfg, imagesToTokens(datasetImages(generateDataset({ size: cfg.datasetSize, seed: 0 }))));
   const s = initTrainState(ctx, o.variant, 0);
-  const epoch = o.engine === "wasm" ? trainEpochWasm : o.engine === "tfjs" ? trainEpoch : undefined;
-  if (!epoch) throw new Error(`unknown engine '${o.engine as string}' (expected wasm or tfjs)`);
+  const engine = trainEngineFor(o.engine, ctx, s); // an unknown name is an error naming it
+  const epoch = () => trainEpoch(ctx, s, engine);
   try {
-    for (let done = 0; done < warmup; done += block) epoch(ctx, s);
+    for (let done = 0; done < warmup; done += block) epoch();
     const blockMs: number[] = [];
     const cpuMs: number[] = [];
     for (let done = 0; done < o.steps; done += block) {
       const t0 = process.hrtime.bigint();
       const c0 = process.cpuUsage();
-      epoch(ctx, s);
+      epoch();
       const c = process.cpuUsage(c0);
       blockMs.push(Number(process.hrtime.bigint() - t0) / 1e6 / block);
       cpuMs.push((c.user + c.system) / 1e3 / block);
     }
     return { variant: o.variant, engine: o.engine, medianMs: median(blockMs), blockMs, cpuMedianMs: median(cpuMs), steps: blockMs.length * block };
   } finally {
-    disposeTrainState(s);
-    disposeContext(ctx);
+    engine.dispose();
   }
 }
 
 /** Median ms per training step at batch 64 (LR schedule, AdamW and EMA included). */
-export async function benchTraining(o: { variant: Variant; engine: TrainEngine; steps: number }): Promise<number> {
+export async function benchTraining(o: { variant: Variant; engine: EngineName; steps: number }): Promise<number> {
   return (await benchTrainingBlocks(o)).medianMs;
 }
 
@@ -105,7 +105,7 @@ async function main(argv: string[]): Promise<void> {
   const steps = Number(arg("steps", "320"));
   const rounds = Number(arg("rounds", "1"));
   const torch = argv.includes("--torch");
-  const engines = arg("engines", "tfjs,wasm").split(",") as TrainEngine[];
+  const engines = arg("engines", "tfjs,wasm").split(",") as EngineName[];
   for (let round = 0; round < rounds; round++) {
     for (const variant of variants) {
       const row: Record<string, number> = {};

@@ -67,17 +67,18 @@ export interface ExperimentConfig {
   /** Worker threads for independent runs; 0 = one per CPU core. */
   readonly workers: number;
   /**
-   * Training engine: the fused WebAssembly SIMD step (src/kernels/trainer.ts) or the tfjs
-   * formulation (src/train/trainer.ts). Same numbers to float32 rounding; checkpoints are shared.
+   * Training engine (src/engines/): the fused WebAssembly SIMD step or the tfjs formulation.
+   * Same numbers to float32 rounding; checkpoints are shared.
    */
   readonly trainer: Engine;
   /**
-   * Sampling engine: fused WebAssembly SIMD (src/kernels/sampler.ts) or tfjs. Same distribution;
+   * Sampling engine (src/engines/): fused WebAssembly SIMD or tfjs. Same distribution;
    * the noise streams differ, so a given seed gives different samples per engine.
    */
   readonly sampler: Engine;
 }
 
+/** Engine names (src/engines/engine.ts EngineName). */
 export type Engine = "wasm" | "tfjs";
 
 /** Allowed values of the string-valued keys. */

@@ -1,5 +1,5 @@
 /**
- * The fused wasm sampler (assembly/sample.ts, src/kernels/sampler.ts) against the tfjs engine
+ * The fused wasm sampler (assembly/sample.ts, src/kernels/sample-kernel.ts) against the tfjs engine
  * (`scoreNet`, `sampleTokens` + `networkEpsModel`), its Gaussian generator and vectorised exp/log.
  *
  * top1 references run on the tfjs *cpu* backend: on tfjs-backend-wasm 4.22,
@@ -18,7 +18,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
 import { sampleTokens } from "../src/ddpm/sampler";
 import { makeSchedule, stepCoefficients } from "../src/ddpm/schedule";
-import { SAMPLE_WASM, wasmEps, wasmMath, wasmNormals, wasmSampleTokens } from "../src/kernels/sampler";
+import { SAMPLE_WASM, wasmEps, wasmMath, wasmNormals, wasmSampleTokens } from "../src/kernels/sample-kernel";
 import { networkEpsModel } from "../src/model/eps-model";
 import { ParamTensors, scoreNet } from "../src/model/network";
 import { initParams, ParamArrays, paramSpecs } from "../src/model/params";

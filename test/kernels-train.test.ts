@@ -1,6 +1,7 @@
 /**
- * The fused wasm training step (assembly/train.ts, src/kernels/trainer.ts) against the tfjs
- * formulation (`tf.valueAndGrads` over `diffusionLoss`, `trainStep`), and AdamW against PyTorch.
+ * The fused wasm training step (assembly/train.ts, src/kernels/train-kernel.ts, the "wasm" engine)
+ * against the tfjs formulation (`tf.valueAndGrads` over `diffusionLoss`, the "tfjs" engine), and
+ * AdamW against PyTorch.
  */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
@@ -12,12 +13,14 @@ import { initBackend } from "../src/backend";
 import { resolveConfig } from "../src/config";
 import { datasetImages, generateDataset } from "../src/data/dataset";
 import { imagesToTokens } from "../src/data/layout";
-import { adamwSteps, drawStepNoise, engineFor, StepNoise, TRAIN_WASM, trainEpochWasm, trainStepWasm } from "../src/kernels/trainer";
+import { trainEngineFor } from "../src/engines";
+import { adamwSteps, TRAIN_WASM } from "../src/kernels/train-kernel";
 import { packTensors, unpackTensors } from "../src/model/packed";
 import { VARIANTS } from "../src/model/variants";
 import { restoreTrainState, saveCheckpoint } from "../src/train/checkpoint";
 import { diffusionLoss } from "../src/train/loss";
-import { disposeContext, disposeTrainState, initTrainState, makeContext, TrainContext, TrainState, trainEpoch } from "../src/train/trainer";
+import { trainEpoch, trainStep } from "../src/train/loop";
+import { drawStepNoise, initTrainState, makeContext, StepNoise, TrainContext, TrainState } from "../src/train/state";
 
 beforeAll(async () => {
   await initBackend();
@@ -28,19 +31,21 @@ const tokens = imagesToTokens(datasetImages(generateDataset({ size: 320, seed: 0
 // 320 images = 5 steps per epoch; 10 epochs = 50 steps of the one-cycle schedule
 const cfg = resolveConfig("smoke", { datasetSize: 320, epochs: 10 });
 
-/** Loss and packed gradient of the tfjs formulation, exactly as `trainStep` builds them. */
+/** Loss and packed gradient of the tfjs formulation, written out here (the tfjs engine builds the same). */
 function tfjsLossAndGrad(ctx: TrainContext, s: TrainState, index: Int32Array, noise: StepNoise): { loss: number; grad: Float32Array } {
   const B = index.length;
   const [value, grad] = tf.tidy(() => {
     const t = tf.tensor1d(noise.t, "int32");
+    const data = tf.tensor3d(ctx.tokens, [ctx.n, 4, 12]);
+    const lossWeights = tf.tensor1d(Float32Array.from(ctx.schedule.lossWeights));
     const batch = {
-      x0: tf.gather(ctx.data, tf.tensor1d(index, "int32")) as tf.Tensor3D,
+      x0: tf.gather(data, tf.tensor1d(index, "int32")) as tf.Tensor3D,
       eps: tf.tensor3d(noise.eps, [B, 4, 12]),
       t,
-      weight: tf.gather(ctx.lossWeights, t) as tf.Tensor1D,
+      weight: tf.gather(lossWeights, t) as tf.Tensor1D,
       gumbel: noise.gumbel ? tf.tensor3d(noise.gumbel, [B, 4, 4]) : undefined,
     };
-    const p = unpackTensors(s.layout, s.theta);
+    const p = unpackTensors(s.layout, tf.tensor1d(s.theta));
     const names = s.layout.specs.map((x) => x.name);
     const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) =>
       diffusionLoss(Object.fromEntries(names.map((n, i) => [n, xs[i]])), s.variant, ctx.schedule, batch, ctx.cfg.gumbelTau),
@@ -75,18 +80,18 @@ describe("fused wasm training step", () => {
       const s = initTrainState(ctx, variant, 7);
       const index = Int32Array.from({ length: 64 }, (_, i) => (i * 37 + 11) % 320);
       // a few tfjs steps first, so the weights are not the symmetric initial ones
-      for (let i = 0; i < 2; i++) trainEpoch(ctx, s);
+      const tfjs = trainEngineFor("tfjs", ctx, s);
+      for (let i = 0; i < 2; i++) trainEpoch(ctx, s, tfjs);
+      tfjs.dispose();
       const noise = drawStepNoise(s, 64, cfg.diffusionSteps);
       const want = tfjsLossAndGrad(ctx, s, index, noise);
-      const got = engineFor(ctx, s).lossAndGrad(index, noise);
+      const got = trainEngineFor("wasm", ctx, s).lossAndGrad(index, noise);
       expect(Math.abs(got.loss - want.loss) / want.loss).toBeLessThan(1e-5);
       // Per parameter block, relative to the block's largest entry: single entries that are sums
       // with heavy cancellation have no stable float32 relative error of their own.
       for (const [name, err] of Object.entries(blockError(s, got.grad, want.grad))) {
         expect(err, `gradient of ${name}`).toBeLessThan(1e-5);
       }
-      disposeTrainState(s);
-      disposeContext(ctx);
     });
   }
 
@@ -95,12 +100,16 @@ describe("fused wasm training step", () => {
       const ctx = makeContext(cfg, tokens);
       const a = initTrainState(ctx, variant, 3);
       const b = initTrainState(ctx, variant, 3);
+      const ea = trainEngineFor("tfjs", ctx, a);
+      const eb = trainEngineFor("wasm", ctx, b);
       const lossA: number[] = [];
       const lossB: number[] = [];
       for (let e = 0; e < 10; e++) {
-        trainEpoch(ctx, a, (l) => lossA.push(l));
-        trainEpochWasm(ctx, b, (l) => lossB.push(l));
+        trainEpoch(ctx, a, ea, (l) => lossA.push(l));
+        trainEpoch(ctx, b, eb, (l) => lossB.push(l));
       }
+      ea.dispose();
+      eb.dispose();
       expect(b.step).toBe(50);
       expect(b.opt.step).toBe(a.opt.step);
       // identical random numbers consumed, in the same order
@@ -115,22 +124,17 @@ describe("fused wasm training step", () => {
       // float32 ulps of weights ~0.3) while the weights moved ~3e-2. We allow 1e-6: 20x the
       // measured drift, still 4 orders below the distance travelled; an engine off by one step or
       // with another lr (Adam's steps move weights by ~lr >= 4e-5 here) fails.
-      const ta = a.theta.dataSync();
-      const tb = b.theta.dataSync();
+      const ta = a.theta;
+      const tb = b.theta;
       let worst = 0;
       for (let i = 0; i < ta.length; i++) worst = Math.max(worst, Math.abs(ta[i] - tb[i]));
       expect(worst).toBeLessThan(1e-6);
       let worstEma = 0;
-      const ea = a.ema.dataSync();
-      const eb = b.ema.dataSync();
-      for (let i = 0; i < ea.length; i++) worstEma = Math.max(worstEma, Math.abs(ea[i] - eb[i]));
+      for (let i = 0; i < a.ema.length; i++) worstEma = Math.max(worstEma, Math.abs(a.ema[i] - b.ema[i]));
       expect(worstEma).toBeLessThan(1e-6);
-      for (const [name, err] of Object.entries(blockError(a, b.opt.v.dataSync() as Float32Array, a.opt.v.dataSync() as Float32Array))) {
+      for (const [name, err] of Object.entries(blockError(a, b.opt.v, a.opt.v))) {
         expect(err, `second moment of ${name}`).toBeLessThan(1e-5);
       }
-      disposeTrainState(a);
-      disposeTrainState(b);
-      disposeContext(ctx);
     });
   }
 
@@ -147,25 +151,24 @@ describe("fused wasm training step", () => {
   it("switching engines through a checkpoint resumes exactly, and wasm steps leak no tensors", () => {
     const ctx = makeContext(cfg, tokens);
     const s = initTrainState(ctx, "top1", 2);
-    trainEpochWasm(ctx, s);
+    const es = trainEngineFor("wasm", ctx, s);
+    trainEpoch(ctx, s, es);
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ktrain-")), "k.ckpt.json");
     saveCheckpoint(file, ctx, s);
     const r = restoreTrainState(file, ctx);
-    expect(Array.from(r.theta.dataSync())).toEqual(Array.from(s.theta.dataSync()));
-    // the same next step on both: wasm on the original, wasm on the restored state
+    expect(Array.from(r.theta)).toEqual(Array.from(s.theta));
+    // the same next step on both: wasm on the original, a fresh wasm engine on the restored state
     const idx = Int32Array.from({ length: 64 }, (_, i) => i);
     const before = tf.memory().numTensors;
-    const l1 = trainStepWasm(ctx, s, idx);
-    const l2 = trainStepWasm(ctx, r, idx);
+    const er = trainEngineFor("wasm", ctx, r);
+    const l1 = trainStep(ctx, s, es, idx);
+    const l2 = trainStep(ctx, r, er, idx);
     expect(l2).toBe(l1);
-    expect(Array.from(r.theta.dataSync())).toEqual(Array.from(s.theta.dataSync()));
-    expect(Array.from(r.opt.v.dataSync())).toEqual(Array.from(s.opt.v.dataSync()));
-    trainStepWasm(ctx, s, idx);
-    trainStepWasm(ctx, r, idx);
+    expect(Array.from(r.theta)).toEqual(Array.from(s.theta));
+    expect(Array.from(r.opt.v)).toEqual(Array.from(s.opt.v));
+    trainStep(ctx, s, es, idx);
+    trainStep(ctx, r, er, idx);
     expect(tf.memory().numTensors).toBe(before);
-    disposeTrainState(r);
-    disposeTrainState(s);
-    disposeContext(ctx);
   });
 
   it("a non-finite loss names the step and leaves the state at that step", () => {
@@ -175,15 +178,13 @@ describe("fused wasm training step", () => {
     const s = initTrainState(ctx, "attention", 0);
     let message = "";
     try {
-      trainEpochWasm(ctx, s);
+      trainEpoch(ctx, s, trainEngineFor("wasm", ctx, s));
     } catch (e) {
       message = (e as Error).message;
     }
     expect(message).toMatch(/non-finite loss NaN at step \d+/);
     expect(s.step).toBe(Number(/at step (\d+)/.exec(message)![1]));
-    expect(s.theta.dataSync().every(Number.isFinite)).toBe(true);
-    disposeTrainState(s);
-    disposeContext(ctx);
+    expect(s.theta.every(Number.isFinite)).toBe(true);
   });
 
   it("src/kernels/train.wasm is up to date with assembly/train.ts", () => {

@@ -12,27 +12,23 @@
 import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
-import * as tf from "@tensorflow/tfjs-core";
 import { epochsFor, ExperimentConfig } from "../config";
 import { datasetImageKeys, datasetImages } from "../data/dataset";
 import { imagesToTokens, tokensToImages } from "../data/layout";
 import { loadOrCreateDataset } from "../data/store";
-import { sampleTokens } from "../ddpm/sampler";
 import { makeSchedule } from "../ddpm/schedule";
 import { evaluateTokens, MetricValues } from "../eval/metrics";
 import { saveNpy } from "../io/npy";
 import { writeJsonAtomic } from "../io/atomic";
-import { networkEpsModel } from "../model/eps-model";
-import { disposeParams, unpackArrays, unpackTensors, packedLayout } from "../model/packed";
-import { wasmSampleTokens } from "../kernels/sampler";
 import { Variant } from "../model/variants";
 import { Rng } from "../rng";
 import {
   checkIdentity, checkpointTensor, CheckpointRequest, readCheckpoint, readFinishedCheckpoint, restoreTrainState, saveCheckpoint,
   trainingHash, weightsDigest,
 } from "../train/checkpoint";
-import { disposeContext, disposeTrainState, firstNonFinite, initTrainState, makeContext, trainEpoch } from "../train/trainer";
-import { TrainEngine, trainEpochWasm } from "../kernels/trainer";
+import { EngineName, sampleEngine, trainEngineFor } from "../engines";
+import { trainEpoch } from "../train/loop";
+import { firstNonFinite, initTrainState, makeContext } from "../train/state";
 import { libraryVersion } from "../version";
 import { dataSeedOf } from "./models";
 
@@ -75,7 +71,7 @@ export interface TrainTaskResult {
   /** "trained", "resumed" (from an unfinished checkpoint) or "reused" (finished checkpoint). */
   status: "trained" | "resumed" | "reused";
   /** Engine that ran the steps (config key `trainer`). */
-  engine: TrainEngine;
+  engine: EngineName;
   seconds: number;
 }
 
@@ -99,15 +95,14 @@ export function trainTask(
   if (exists) checkIdentity(readCheckpoint(file), file, want);
   const s = exists ? restoreTrainState(file, ctx) : initTrainState(ctx, variant, seed);
   const status: TrainTaskResult["status"] = !exists ? "trained" : s.step >= s.totalSteps ? "reused" : "resumed";
-  // Engine (config key `trainer`): the fused wasm step (src/kernels/trainer.ts) or tfjs. Both run the same
-  // step on the same TrainState and random streams, so checkpoints move freely between them.
-  const engine: TrainEngine = cfg.trainer;
-  const epochFn = engine === "wasm" ? trainEpochWasm : trainEpoch;
+  // Engine (config key `trainer`): the fused wasm kernels or tfjs (src/engines/). Both run the same
+  // step on the same state and random streams, so checkpoints move freely between them.
+  const engine = trainEngineFor(cfg.trainer, ctx, s);
   try {
     const totalEpochs = s.totalSteps / s.stepsPerEpoch;
     let recent = NaN;
     while (s.step < s.totalSteps) {
-      const loss = epochFn(ctx, s, (l) => {
+      const loss = trainEpoch(ctx, s, engine, (l) => {
         recent = Number.isNaN(recent) ? l : 0.98 * recent + 0.02 * l;
         if (s.step % 8 === 0) onProgress?.(s.step, s.totalSteps, `${variant} seed ${seed} epoch ${s.epoch + 1}/${totalEpochs} loss ${recent.toFixed(4)}`);
       });
@@ -116,12 +111,11 @@ export function trainTask(
     }
     onProgress?.(s.totalSteps, s.totalSteps, `${variant} seed ${seed} ${status}`);
     return {
-      variant, dataSeed: want.dataSeed, seed, checkpoint: file, weightsSha256: weightsDigest(s.theta.dataSync() as Float32Array, s.ema.dataSync() as Float32Array),
-      epochs: s.epoch, steps: s.step, epochLosses: s.epochLosses, status, engine, seconds: (Date.now() - t0) / 1000,
+      variant, dataSeed: want.dataSeed, seed, checkpoint: file, weightsSha256: weightsDigest(s.theta, s.ema),
+      epochs: s.epoch, steps: s.step, epochLosses: s.epochLosses, status, engine: engine.name, seconds: (Date.now() - t0) / 1000,
     };
   } finally {
-    disposeTrainState(s);
-    disposeContext(ctx);
+    engine.dispose();
   }
 }
 
@@ -235,43 +229,31 @@ export function sampleTask(
   const done = readRunResult(p, cfg, id, { weightsSha256: ck.weightsSha256, npy: o.saveNpy });
   if (done) return done;
   const flat = checkpointTensor(ck, weights === "ema" ? "ema" : "theta", file);
-  const layout = packedLayout(variant);
-  const theta = tf.tensor1d(flat);
-  const params = unpackTensors(layout, theta);
-  try {
-    const schedule = makeSchedule({ steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
-    const rng = new Rng(cfg.sampleSeed + run).split("sample");
-    const sampleOpts = {
-      n: cfg.samples, batch: cfg.sampleBatch, rng,
-      onStep: (d: number, total: number) => { if (d % 20 === 0 || d === total) o.onProgress?.(d, total, `${variant} seed ${seed} run ${run}`); },
-    };
-    const engine = cfg.sampler;
-    const tokens = engine === "wasm"
-      ? wasmSampleTokens(unpackArrays(layout, flat), variant, schedule, sampleOpts)
-      : sampleTokens(networkEpsModel(params, variant), schedule, sampleOpts);
-    const bad = firstNonFinite(tokens);
-    if (bad >= 0) {
-      let count = 0;
-      for (let i = 0; i < tokens.length; i += 48) if (firstNonFinite(tokens.subarray(i, i + 48)) >= 0) count++;
-      throw new Error(`sampling run ${run} of ${variant} (draw ${id.dataSeed}, seed ${seed}, ${weights} weights of ${file}): ${count} of ${cfg.samples} samples hold non-finite values (first: sample ${Math.floor(bad / 48)}); nothing was scored`);
-    }
-    const ds = loadOrCreateDataset(p.dataDir, { size: cfg.datasetSize, seed: id.dataSeed });
-    const metrics = evaluateTokens(tokens, datasetImageKeys(ds));
-    let npy: string | null = null;
-    let npySha256: string | null = null;
-    if (o.saveNpy) {
-      npy = samplesPath(p, cfg, variant, seed, run, weights);
-      saveNpy(npy, tokensToImages(tokens), [cfg.samples, 4, 4, 3]);
-      npySha256 = sha256File(npy);
-    }
-    const result: SampleTaskResult = {
-      ...id, metrics, samples: cfg.samples, npy, npySha256, checkpoint: file, checkpointWeightsSha256: ck.weightsSha256,
-      engine, status: "sampled", libraryVersion: libraryVersion(), seconds: (Date.now() - t0) / 1000,
-    };
-    writeJsonAtomic(runResultPath(p, cfg, variant, seed, run, weights), storedRun(p.outDir, result));
-    return result;
-  } finally {
-    disposeParams(params);
-    theta.dispose();
+  const schedule = makeSchedule({ steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
+  const engine = sampleEngine(cfg.sampler); // config key `sampler`: same distribution, different noise streams
+  const tokens = engine.sample(flat, variant, schedule, {
+    n: cfg.samples, batch: cfg.sampleBatch, rng: new Rng(cfg.sampleSeed + run).split("sample"),
+    onStep: (d: number, total: number) => { if (d % 20 === 0 || d === total) o.onProgress?.(d, total, `${variant} seed ${seed} run ${run}`); },
+  });
+  const bad = firstNonFinite(tokens);
+  if (bad >= 0) {
+    let count = 0;
+    for (let i = 0; i < tokens.length; i += 48) if (firstNonFinite(tokens.subarray(i, i + 48)) >= 0) count++;
+    throw new Error(`sampling run ${run} of ${variant} (draw ${id.dataSeed}, seed ${seed}, ${weights} weights of ${file}): ${count} of ${cfg.samples} samples hold non-finite values (first: sample ${Math.floor(bad / 48)}); nothing was scored`);
   }
+  const ds = loadOrCreateDataset(p.dataDir, { size: cfg.datasetSize, seed: id.dataSeed });
+  const metrics = evaluateTokens(tokens, datasetImageKeys(ds));
+  let npy: string | null = null;
+  let npySha256: string | null = null;
+  if (o.saveNpy) {
+    npy = samplesPath(p, cfg, variant, seed, run, weights);
+    saveNpy(npy, tokensToImages(tokens), [cfg.samples, 4, 4, 3]);
+    npySha256 = sha256File(npy);
+  }
+  const result: SampleTaskResult = {
+    ...id, metrics, samples: cfg.samples, npy, npySha256, checkpoint: file, checkpointWeightsSha256: ck.weightsSha256,
+    engine: engine.name, status: "sampled", libraryVersion: libraryVersion(), seconds: (Date.now() - t0) / 1000,
+  };
+  writeJsonAtomic(runResultPath(p, cfg, variant, seed, run, weights), storedRun(p.outDir, result));
+  return result;
 }

@@ -11,6 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { dense, silu } from "./layers";
+import { HALF, TIME_FREQS } from "./time-embedding";
 import { BlockOptions, HIDDEN, ParamTensors } from "./variant-registry";
 import { getVariant, Variant } from "./variants";
 
@@ -29,14 +30,11 @@ export interface ForwardResult {
   attention: tf.Tensor3D | null;
 }
 
-const HALF = HIDDEN / 2;
-/** Sinusoidal frequencies exp(-ln(10000) i / 16), i = 0..15. */
-const FREQS = Float32Array.from({ length: HALF }, (_, i) => Math.exp((-Math.log(10000) * i) / HALF));
 
 /** Sinusoidal embedding [sin(t f), cos(t f)] of integer timesteps: t [Bt] -> [Bt, 32]. */
 export function sinusoidalEmbedding(t: tf.Tensor1D): tf.Tensor2D {
   return tf.tidy(() => {
-    const arg = tf.mul(tf.reshape(tf.cast(t, "float32"), [-1, 1]), tf.tensor2d(FREQS, [1, HALF])); // [Bt, 16]
+    const arg = tf.mul(tf.reshape(tf.cast(t, "float32"), [-1, 1]), tf.tensor2d(TIME_FREQS, [1, HALF])); // [Bt, 16]
     return tf.concat([tf.sin(arg), tf.cos(arg)], 1) as tf.Tensor2D;
   });
 }

@@ -8,7 +8,7 @@ import { imagesToTokens } from "../data/layout";
 import { scoreNet } from "../model/network";
 import { disposeParams, packedLayout, unpackTensors } from "../model/packed";
 import { hasAttention, Variant } from "../model/variants";
-import { readCheckpoint } from "../train/checkpoint";
+import { checkpointTensor, readCheckpoint } from "../train/checkpoint";
 
 /**
  * Weights [n, 4, 4] (flat, row q = query quadrant, sums to 1) of `variant` from checkpoint `file`
@@ -25,10 +25,7 @@ export function attentionWeightsFromCheckpoint(
   if (!Number.isInteger(t) || t < 0 || t >= ck.config.diffusionSteps) throw new Error(`timestep t must be an integer in [0, ${ck.config.diffusionSteps}), got ${t}`);
   const n = images.length / 48;
   if (!Number.isInteger(n) || n < 1) throw new Error(`expected NHWC 4x4x3 images, got ${images.length} values`);
-  const buf = Buffer.from((o.weights ?? "ema") === "ema" ? ck.tensors.ema : ck.tensors.theta, "base64");
-  const flat = new Float32Array(buf.length / 4);
-  new Uint8Array(flat.buffer).set(buf);
-  const theta = tf.tensor1d(flat);
+  const theta = tf.tensor1d(checkpointTensor(ck, (o.weights ?? "ema") === "ema" ? "ema" : "theta", file));
   const params = unpackTensors(packedLayout(variant), theta);
   try {
     const attention = tf.tidy(() => {

@@ -11,14 +11,13 @@
  */
 import * as fs from "fs";
 import { createHash } from "crypto";
-import * as tf from "@tensorflow/tfjs-core";
 import { ExperimentConfig } from "../config";
 import { writeFileAtomic } from "../io/atomic";
 import { packedLayout } from "../model/packed";
 import { parseVariant, Variant } from "../model/variants";
 import { Rng } from "../rng";
 import { libraryVersion } from "../version";
-import { firstNonFinite, TrainContext, TrainState } from "./trainer";
+import { firstNonFinite, TrainContext, TrainState } from "./state";
 
 const FORMAT = "attention-creativity/checkpoint@2";
 
@@ -72,7 +71,7 @@ function seal(body: string): string {
  * (the last good checkpoint on disk stays).
  */
 export function saveCheckpoint(file: string, ctx: TrainContext, s: TrainState): void {
-  const arrays = { theta: s.theta.dataSync() as Float32Array, ema: s.ema.dataSync() as Float32Array, m: s.opt.m.dataSync() as Float32Array, v: s.opt.v.dataSync() as Float32Array };
+  const arrays = { theta: s.theta, ema: s.ema, m: s.opt.m, v: s.opt.v };
   for (const [k, a] of Object.entries(arrays)) {
     const i = firstNonFinite(a);
     if (i >= 0) throw new Error(`refusing to save checkpoint ${file}: '${k}'[${i}] is ${a[i]} after step ${s.step} (${s.variant}, seed ${s.seed}); the last good checkpoint is kept`);
@@ -185,7 +184,7 @@ export function restoreTrainState(file: string, ctx: TrainContext): TrainState {
   };
   const diff = trainingDiff({ ...b.config, datasetSeed: b.dataSeed }, { ...ctx.cfg, datasetSeed: ctx.dataSeed });
   if (diff.length > 0) throw new Error(`checkpoint ${file} was trained with another config than this context's (${diff.join("; ")})`);
-  const arr = (k: keyof CheckpointBody["tensors"]) => tf.tensor1d(checkpointTensor(b, k, file));
+  const arr = (k: keyof CheckpointBody["tensors"]) => checkpointTensor(b, k, file);
   return {
     variant: b.variant,
     dataSeed: b.dataSeed,

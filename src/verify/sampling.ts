@@ -18,7 +18,7 @@ import { Schedule, ScheduleOptions } from "../ddpm/schedule";
 import { tokensToImages } from "../data/layout";
 import { writeJsonAtomic } from "../io/atomic";
 import { saveNpy } from "../io/npy";
-import { wasmSampleTokens } from "../kernels/sampler";
+import { wasmSampleTokens } from "../kernels/sample-kernel";
 import { packedLayout, unpackArrays } from "../model/packed";
 import { Variant } from "../model/variants";
 import { Rng } from "../rng";

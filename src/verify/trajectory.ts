@@ -12,12 +12,11 @@
  *   ours/loss.npy           our loss of every step (before its update) [N], float64
  *   ours/theta.npy, ema.npy raw and EMA packed parameters after each recorded step [K, P]
  *
- * The run itself is the library's: `initTrainState` + `trainEpochWasm`. The randomness is read
+ * The run itself is the library's: `initTrainState` + `trainEpoch` on the wasm engine. The randomness is read
  * back by replaying the same seeded streams on a second, untrained state (`drawStepNoise`, the
- * permutation of `trainEpochWasm`), and the replay must end in the trained state's generator
+ * permutation of `trainEpoch`), and the replay must end in the trained state's generator
  * states, so no draw can be missed or added.
  */
-import { getVariant } from "../model/variants";
 import * as fs from "fs";
 import * as path from "path";
 import { ExperimentConfig, resolveConfig } from "../config";
@@ -25,9 +24,10 @@ import { datasetImages, generateDataset } from "../data/dataset";
 import { imagesToTokens } from "../data/layout";
 import { writeJsonAtomic } from "../io/atomic";
 import { saveNpy } from "../io/npy";
-import { drawStepNoise, engineFor, StepNoise, trainEpochWasm } from "../kernels/trainer";
-import { Variant } from "../model/variants";
-import { disposeContext, disposeTrainState, initTrainState, makeContext, TrainState } from "../train/trainer";
+import { trainEngineFor } from "../engines";
+import { getVariant, Variant } from "../model/variants";
+import { trainEpoch } from "../train/loop";
+import { drawStepNoise, initTrainState, makeContext, StepNoise, TrainState } from "../train/state";
 
 export interface TrajectoryOptions {
   variant: Variant;
@@ -104,30 +104,33 @@ export function exportTrajectory(dir: string, o: TrajectoryOptions): TrajectoryM
   const ctx = makeContext(cfg, imagesToTokens(images));
   const s = initTrainState(ctx, o.variant, o.seed);
   const replay = initTrainState(ctx, o.variant, o.seed); // same seed: same streams, never trained
+  const engine = trainEngineFor("wasm", ctx, s);
   try {
     const N = s.totalSteps;
     const record = o.record ?? defaultRecordSteps(N);
     if (!record.every((k, i) => Number.isInteger(k) && k >= 1 && k <= N && (i === 0 || k > record[i - 1]))) {
       throw new Error(`record steps must be increasing integers in [1, ${N}], got [${record.join(", ")}]`);
     }
-    const theta0 = s.theta.dataSync().slice() as Float32Array;
+    const theta0 = s.theta.slice();
     const n = o.datasetSize;
     const batches: { index: Int32Array; noise: StepNoise }[] = [];
     const losses: number[] = [];
     const thetas: Float32Array[] = [];
     const emas: Float32Array[] = [];
     for (let e = 0; e < o.epochs; e++) {
-      // 1. the epoch's randomness, drawn as trainEpochWasm draws it (permutation, then per batch)
+      // 1. the epoch's randomness, drawn as trainEpoch draws it (permutation, then per batch)
       const perm = replay.rngs.data.permutation(n);
       for (let start = 0; start < n; start += cfg.batchSize) {
         const index = perm.slice(start, Math.min(n, start + cfg.batchSize));
         batches.push({ index, noise: drawStepNoise(replay, index.length, cfg.diffusionSteps) });
       }
       // 2. the epoch itself, recording weights after the chosen steps
-      trainEpochWasm(ctx, s, (loss) => {
+      trainEpoch(ctx, s, engine, (loss) => {
         losses.push(loss);
         if (record.includes(losses.length)) {
-          const st = engineFor(ctx, s).getState();
+          const P = s.layout.total;
+          const st = { theta: new Float32Array(P), ema: new Float32Array(P), m: new Float32Array(P), v: new Float32Array(P) };
+          engine.store(st);
           thetas.push(st.theta);
           emas.push(st.ema);
         }
@@ -179,9 +182,7 @@ export function exportTrajectory(dir: string, o: TrajectoryOptions): TrajectoryM
     writeJsonAtomic(path.join(dir, "trajectory.json"), meta);
     return meta;
   } finally {
-    disposeTrainState(s);
-    disposeTrainState(replay);
-    disposeContext(ctx);
+    engine.dispose();
   }
 }
 
@@ -193,11 +194,11 @@ export function trainedEma(o: Omit<TrajectoryOptions, "record">): Float32Array {
   const cfg = trajectoryConfig(o);
   const ctx = makeContext(cfg, imagesToTokens(datasetImages(generateDataset({ size: o.datasetSize, seed: o.datasetSeed }))));
   const s = initTrainState(ctx, o.variant, o.seed);
+  const engine = trainEngineFor("wasm", ctx, s);
   try {
-    for (let e = 0; e < o.epochs; e++) trainEpochWasm(ctx, s);
-    return s.ema.dataSync().slice() as Float32Array;
+    for (let e = 0; e < o.epochs; e++) trainEpoch(ctx, s, engine);
+    return s.ema.slice();
   } finally {
-    disposeTrainState(s);
-    disposeContext(ctx);
+    engine.dispose();
   }
 }

@@ -1,25 +1,20 @@
 /**
- * The fused WebAssembly training engine: one call of src/kernels/train.wasm (built from
- * assembly/train.ts) does what `trainStep` in src/train/trainer.ts does with tfjs kernels
- * (forward, weighted loss, backward, AdamW, EMA), with weights resident in wasm memory.
- *
- * Same semantics, same state: the engine works on the packed layout of src/model/packed.ts, and
- * `trainStepWasm` / `trainEpochWasm` read and write the ordinary `TrainState` (so checkpoints,
- * `paramsOf` and the tfjs engine keep working, and a run can switch engines and resume).
- * The randomness is drawn here in TypeScript from the state's seeded streams in exactly the order
- * `trainStep` draws it, so both engines consume identical random numbers.
+ * The fused WebAssembly training kernel: one call of src/kernels/train.wasm (built from
+ * assembly/train.ts) does what the tfjs engine does with tfjs kernels (forward, weighted loss,
+ * backward, AdamW, EMA), with weights, moments and the dataset resident in wasm memory.
+ * `WasmTrainer` is the kernel's TypeScript face; src/engines/wasm.ts makes it a `TrainEngine`.
+ * It works on the packed layout of src/model/packed.ts and takes each step's randomness from the
+ * caller (src/train/state.ts `drawStepNoise`), so both engines consume identical random numbers.
  */
 import * as path from "path";
-import * as tf from "@tensorflow/tfjs-core";
 import { Schedule } from "../ddpm/schedule";
 import { packedLayout } from "../model/packed";
 import { HIDDEN } from "../model/params";
+import { sinusoidalTable } from "../model/time-embedding";
 import { getVariant, Variant } from "../model/variants";
 import { instantiateKernel, WasmMemory, wasmKernelOf } from "./wasm";
-import { AdamWHyper } from "../train/adamw";
-import { emaDecayAt } from "../train/ema";
-import { oneCycleAt } from "../train/onecycle";
-import { TrainContext, TrainState } from "../train/trainer";
+import type { AdamWHyper } from "../train/adamw";
+import type { PackedState, StepNoise } from "../train/state";
 
 interface TrainExports {
   memory: WasmMemory;
@@ -67,46 +62,6 @@ export function adamwConstants(h: AdamWHyper, step: number): number[] {
   return [h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, Math.sqrt(bc2), h.eps, 1 - h.lr * h.weightDecay, h.lr / bc1];
 }
 
-/** The randomness of one training step. */
-export interface StepNoise {
-  /** Timesteps [B] in [0, T). */
-  t: Int32Array;
-  /** Standard normal noise [B, 4, 12]. */
-  eps: Float32Array;
-  /** Gumbel(0, 1) draws [B, 4, 4] (top1 only). */
-  gumbel?: Float32Array;
-}
-
-/**
- * Draw one step's randomness from the state's streams, in `trainStep`'s order (timesteps, then
- * eps from "noise"; Gumbel from "gumbel" for top1). Keep in step with src/train/trainer.ts.
- */
-export function drawStepNoise(s: TrainState, B: number, T: number): StepNoise {
-  const t = new Int32Array(B);
-  for (let i = 0; i < B; i++) t[i] = s.rngs.noise.int(T);
-  const eps = s.rngs.noise.fillNormal(new Float32Array(B * 48));
-  let gumbel: Float32Array | undefined;
-  if (getVariant(s.variant).gumbel) {
-    gumbel = s.rngs.gumbel.fillGumbel(new Float32Array(B * 16));
-  }
-  return { t, eps, gumbel };
-}
-
-/** Sinusoidal embedding table [T, 32] of every timestep, float32 as src/model/network.ts computes it. */
-function embeddingTable(T: number): Float32Array {
-  const half = HIDDEN / 2;
-  const freqs = Float32Array.from({ length: half }, (_, i) => Math.exp((-Math.log(10000) * i) / half));
-  const out = new Float32Array(T * HIDDEN);
-  for (let t = 0; t < T; t++) {
-    for (let i = 0; i < half; i++) {
-      const arg = Math.fround(t * freqs[i]); // float32 product, as tf.mul of two float32 tensors
-      out[t * HIDDEN + i] = Math.sin(arg);
-      out[t * HIDDEN + half + i] = Math.cos(arg);
-    }
-  }
-  return out;
-}
-
 export interface WasmTrainerOptions {
   variant: Variant;
   /** Training tokens [N, 4, 12] (flat), copied into wasm memory once. */
@@ -118,15 +73,7 @@ export interface WasmTrainerOptions {
   tau: number;
 }
 
-/** Packed parameter vectors [P] of a training state. */
-export interface PackedState {
-  theta: Float32Array;
-  ema: Float32Array;
-  m: Float32Array;
-  v: Float32Array;
-}
-
-/** One engine = one wasm instance holding one model's weights, moments and the dataset. */
+/** One kernel instance holding one model's weights, moments and the dataset. */
 export class WasmTrainer {
   readonly variant: Variant;
   /** Number of parameters P (packed layout). */
@@ -162,7 +109,7 @@ export class WasmTrainer {
     this.f32(this.ex.sqrtAbPtr(), this.steps).set(o.schedule.sqrtAlphaBars);
     this.f32(this.ex.sqrt1mAbPtr(), this.steps).set(o.schedule.sqrtOneMinusAlphaBars);
     this.f32(this.ex.weightPtr(), this.steps).set(o.schedule.lossWeights);
-    this.f32(this.ex.embPtr(), this.steps * HIDDEN).set(embeddingTable(this.steps));
+    this.f32(this.ex.embPtr(), this.steps * HIDDEN).set(sinusoidalTable(this.steps));
   }
 
   private f32(ptr: number, n: number): Float32Array {
@@ -253,124 +200,3 @@ export function adamwSteps(init: Float32Array, grads: Float32Array[], hyper: Ada
   });
   return out;
 }
-
-// ------------------------------------------------------------------ TrainState integration
-
-interface Binding {
-  ctx: TrainContext;
-  engine: WasmTrainer;
-  /** The state's tensors the engine's memory was last loaded from or written to. */
-  synced: tf.Tensor[];
-}
-
-const bindings = new WeakMap<TrainState, Binding>();
-
-function stateTensors(s: TrainState): tf.Tensor[] {
-  return [s.theta, s.ema, s.opt.m, s.opt.v];
-}
-
-/**
- * The engine bound to a training state, created on first use; (re)loaded from the state's
- * tensors whenever they are not the ones it last synced (e.g. after a tfjs step or a restore).
- */
-export function engineFor(ctx: TrainContext, s: TrainState): WasmTrainer {
-  let b = bindings.get(s);
-  if (!b || b.ctx !== ctx || b.engine.variant !== s.variant) {
-    const engine = new WasmTrainer({
-      variant: s.variant, tokens: ctx.data.dataSync() as Float32Array, schedule: ctx.schedule,
-      maxBatch: ctx.cfg.batchSize, tau: ctx.cfg.gumbelTau,
-    });
-    b = { ctx, engine, synced: [] };
-    bindings.set(s, b);
-  }
-  const cur = stateTensors(s);
-  if (cur.some((t, i) => t !== b!.synced[i])) {
-    b.engine.setState({
-      theta: s.theta.dataSync() as Float32Array, ema: s.ema.dataSync() as Float32Array,
-      m: s.opt.m.dataSync() as Float32Array, v: s.opt.v.dataSync() as Float32Array,
-    });
-    b.synced = cur;
-  }
-  return b.engine;
-}
-
-/** Write the engine's weights, EMA and moments back into the state's tensors. */
-function writeBack(s: TrainState): void {
-  const b = bindings.get(s);
-  if (!b) return;
-  const p = b.engine.getState();
-  for (const t of stateTensors(s)) t.dispose();
-  s.theta = tf.tensor1d(p.theta);
-  s.ema = tf.tensor1d(p.ema);
-  s.opt.m = tf.tensor1d(p.m);
-  s.opt.v = tf.tensor1d(p.v);
-  b.synced = stateTensors(s);
-}
-
-/** One step on the engine; the state's tensors are left stale (callers write back). */
-function stepOnEngine(ctx: TrainContext, s: TrainState, engine: WasmTrainer, index: Int32Array): number {
-  const { cfg } = ctx;
-  // 1. this step's randomness, in trainStep's order
-  const noise = drawStepNoise(s, index.length, cfg.diffusionSteps);
-  const sched = oneCycleAt(s.step, {
-    maxLr: cfg.lr, totalSteps: s.totalSteps, pctStart: cfg.pctStart, divFactor: cfg.divFactor,
-    finalDivFactor: cfg.finalDivFactor, baseMomentum: cfg.baseMomentum, maxMomentum: cfg.maxMomentum,
-  });
-  const beta1 = cfg.cycleMomentum ? sched.beta1 : cfg.beta1;
-  // 2. loss, gradient, AdamW and EMA in one wasm call
-  const loss = engine.step(index, noise, { lr: sched.lr, beta1, beta2: cfg.beta2, eps: cfg.adamEps, weightDecay: cfg.weightDecay },
-    s.opt.step + 1, emaDecayAt(s.step, cfg.emaDecay, cfg.emaWarmup));
-  if (!Number.isFinite(loss)) {
-    throw new Error(`non-finite loss ${loss} at step ${s.step} (epoch ${s.epoch}, variant ${s.variant}, seed ${s.seed}, lr ${sched.lr})`);
-  }
-  const bad = engine.nonFinite();
-  if (bad) {
-    throw new Error(`non-finite optimiser state at step ${s.step}: '${bad.name}'[${bad.index}] is ${bad.value} (epoch ${s.epoch}, variant ${s.variant}, seed ${s.seed}, lr ${sched.lr}, loss ${loss})`);
-  }
-  s.opt.step++;
-  s.step++;
-  return loss;
-}
-
-/**
- * `trainStep` on the wasm engine: same arguments, randomness, semantics and result (the loss
- * before the update); the state's tensors are updated after the step.
- */
-export function trainStepWasm(ctx: TrainContext, s: TrainState, index: Int32Array): number {
-  const engine = engineFor(ctx, s);
-  try {
-    return stepOnEngine(ctx, s, engine, index);
-  } finally {
-    writeBack(s);
-  }
-}
-
-/**
- * `trainEpoch` on the wasm engine: a fresh permutation from the "data" stream, batches in order,
- * the state's tensors written back once at the end of the epoch (also when a callback throws, so
- * the state stays consistent). Returns the mean loss.
- */
-export function trainEpochWasm(ctx: TrainContext, s: TrainState, onStep?: (loss: number) => void): number {
-  const engine = engineFor(ctx, s);
-  const n = ctx.data.shape[0];
-  const perm = s.rngs.data.permutation(n);
-  let sum = 0;
-  let count = 0;
-  try {
-    for (let start = 0; start < n; start += ctx.cfg.batchSize) {
-      const loss = stepOnEngine(ctx, s, engine, perm.subarray(start, Math.min(n, start + ctx.cfg.batchSize)));
-      sum += loss;
-      count++;
-      onStep?.(loss);
-    }
-  } finally {
-    writeBack(s);
-  }
-  s.epoch++;
-  const mean = sum / count;
-  s.epochLosses.push(mean);
-  return mean;
-}
-
-/** Training engines: the fused wasm step (default) or the tfjs reference formulation. */
-export type TrainEngine = "wasm" | "tfjs";

@@ -22,6 +22,7 @@
 import * as path from "path";
 import { Schedule, stepCoefficients } from "../ddpm/schedule";
 import { HIDDEN, ParamArrays, paramSpecs } from "../model/params";
+import { sinusoidalAt } from "../model/time-embedding";
 import { Variant } from "../model/variants";
 import { KERNEL_KIND, SAMPLER_OFFSETS } from "./constants";
 import { instantiateKernel, WasmMemory, wasmKernelOf } from "./wasm";
@@ -131,8 +132,6 @@ function loadWeights(kr: Kernel, params: ParamArrays, variant: Variant): void {
   kr.writeF32(base + OFF_MT, mt);
 }
 
-const HALF = HIDDEN / 2;
-const FREQS = Float32Array.from({ length: HALF }, (_, i) => Math.exp((-Math.log(10000) * i) / HALF));
 
 /**
  * conv1.b + timeMLP(sinusoidal(t)) for one integer timestep: [32]. Float64 arithmetic on the
@@ -140,12 +139,7 @@ const FREQS = Float32Array.from({ length: HALF }, (_, i) => Math.exp((-Math.log(
  */
 export function timeBias(params: ParamArrays, t: number): Float32Array {
   const H = HIDDEN;
-  const emb = new Float64Array(H);
-  for (let i = 0; i < HALF; i++) {
-    const arg = Math.fround(t * FREQS[i]);
-    emb[i] = Math.fround(Math.sin(arg));
-    emb[HALF + i] = Math.fround(Math.cos(arg));
-  }
+  const emb = sinusoidalAt(t); // float32, as the network computes it
   const w1 = params["time.w1"], b1 = params["time.b1"], w2 = params["time.w2"], b2 = params["time.b2"];
   const hid = new Float64Array(H);
   for (let k = 0; k < H; k++) {
