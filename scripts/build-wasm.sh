@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Compile every AssemblyScript kernel assembly/<name>.ts to src/kernels/<name>.wasm (SIMD on).
-# The .wasm files are committed; test/kernels-build.test.ts checks they match their sources.
+# The .wasm files are committed; test/kernels-train.test.ts and test/kernels-sample.test.ts rebuild
+# them and check the bytes match. Files named _*.ts (assembly/_constants.ts, generated) are imported,
+# not compiled on their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p src/kernels
