@@ -44,7 +44,3 @@ export function initParams(variant: Variant, rng: Rng): ParamArrays {
   }
   return out;
 }
-
-export function countParams(variant: Variant): number {
-  return paramSpecs(variant).reduce((n, s) => n + s.shape.reduce((x, y) => x * y, 1), 0);
-}
