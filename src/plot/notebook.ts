@@ -9,6 +9,7 @@ import { DEFAULT_CONFIG, ExperimentConfig, parseProfile, ProfileName, resolveCon
 import { datasetImages } from "../data/dataset";
 import { loadOrCreateDataset } from "../data/store";
 import { exactRandomBaseline } from "../eval/baseline";
+import { headlineInterval } from "../eval/report";
 import { METRIC_NAMES } from "../eval/metrics";
 import { ExperimentResults, runExperiment } from "../experiment/run";
 import { withOutputLockSync } from "../experiment/lock";
@@ -216,6 +217,17 @@ export function table1Display(res: ExperimentResults): Record<string, string | n
       "seed range": s.perSeed ? `${pct(s.perSeed.functional.min)} - ${pct(s.perSeed.functional.max)}` : "-",
       "paper %": pct(s.paper),
     };
+    // Over trained models: the headline when a variant has several (see src/eval/nested.ts).
+    const st = s.study;
+    const h = headlineInterval(s);
+    row.models = st ? st.models.length : "-";
+    row["mean over models %"] = st ? pct(st.overModels.mean) : "-";
+    row["std over models %"] = st && st.models.length > 1 ? pct(st.overModels.std) : "-";
+    row["95 % CI (headline)"] = s.model === "random" ? `${pct(f.ci95[0])} - ${pct(f.ci95[1])}` : `${pct(h.ci95[0])} - ${pct(h.ci95[1])}`;
+    row["CI over"] = s.model === "random" ? "runs" : h.over;
+    const n = st?.nested;
+    row["variance draw / seed / run"] = n ? `${(100 * n.shares.draw).toFixed(0)} / ${(100 * n.shares.seed).toFixed(0)} / ${(100 * n.shares.run).toFixed(0)} %` : "-";
+    row["paper in CI"] = s.paper === null ? "-" : s.paper >= h.ci95[0] && s.paper <= h.ci95[1] ? "yes" : "no";
     for (const m of METRIC_NAMES) if (m !== "functional") row[`${m} %`] = `${pct(s.perRun[m].mean)} ± ${pct(s.perRun[m].std)}`;
     return row;
   });
@@ -227,6 +239,31 @@ export function table1Display(res: ExperimentResults): Record<string, string | n
   const at = rows.findIndex((r) => r.model === "random (Monte Carlo)");
   rows.splice(at + 1, 0, exactRow);
   return rows;
+}
+
+/**
+ * The paper's protocol (one trained model, `protocolRuns` sampling runs) per variant, for display;
+ * empty when the experiment did not run it.
+ */
+export function protocolDisplay(res: ExperimentResults): Record<string, string | number>[] {
+  return res.summaries.filter((s) => s.protocol).map((s) => {
+    const f = s.protocol!.perRun.functional;
+    return {
+      model: s.model, "draw, seed": `${s.protocol!.dataSeed}, ${s.protocol!.seed}`, runs: f.n,
+      "functional %": `${pct(f.mean)} ± ${pct(f.std)}`, "95 % CI over runs": `${pct(f.ci95[0])} - ${pct(f.ci95[1])}`,
+      "paper %": pct(s.paper), "paper in CI": s.paper === null ? "-" : s.paper >= f.ci95[0] && s.paper <= f.ci95[1] ? "yes" : "no",
+    };
+  });
+}
+
+/** Differences and ratios between variants, paired by dataset draw, for display (empty with one draw). */
+export function comparisonsDisplay(res: ExperimentResults): Record<string, string | number>[] {
+  const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : "-");
+  return (res.comparisons ?? []).map((c) => ({
+    comparison: `${c.a} vs ${c.b}`, draws: c.difference.draws,
+    "difference %": pct(c.difference.mean), "95 % CI (t over draws)": `${pct(c.difference.ci95[0])} - ${pct(c.difference.ci95[1])}`,
+    ratio: x(c.ratio.ratio), "95 % CI (bootstrap over draws)": `${x(c.ratio.ci95[0])} - ${x(c.ratio.ci95[1])}`,
+  }));
 }
 
 /** SPEC's note on the random baseline, shown wherever Table 1 is. */
