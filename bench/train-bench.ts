@@ -17,7 +17,7 @@ import { initBackend } from "../src/backend";
 import { resolveConfig } from "../src/config";
 import { datasetImages, generateDataset } from "../src/data/dataset";
 import { imagesToTokens } from "../src/data/layout";
-import { EngineName, trainEngineFor } from "../src/engines";
+import { EngineName, trainEngineFor } from "../src/engines/index";
 import { trainEpoch } from "../src/train/loop";
 import { parseVariant, Variant, VARIANTS } from "../src/model/variants";
 import { initTrainState, makeContext } from "../src/train/state";

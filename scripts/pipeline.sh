@@ -58,6 +58,8 @@ if [ "$DRY" = 1 ]; then
   printf '\n'
   exit 0
 fi
+# The notebooks load the compiled library (build/); rebuild it when src/ changed (a second when not).
+npm run --silent build || { echo "pipeline: npm run build failed (see tsc's messages above)" >&2; exit 1; }
 mkdir -p "$OUT" || { echo "pipeline: cannot create output folder $OUT" >&2; exit 1; }
 OUT=$(cd "$OUT" && pwd)
 # One writer per output folder: the pipeline holds the lock; the experiment and the notebooks it

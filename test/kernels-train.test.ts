@@ -13,7 +13,7 @@ import { initBackend } from "../src/backend";
 import { resolveConfig } from "../src/config";
 import { datasetImages, generateDataset } from "../src/data/dataset";
 import { imagesToTokens } from "../src/data/layout";
-import { trainEngineFor } from "../src/engines";
+import { trainEngineFor } from "../src/engines/index";
 import { adamwSteps, TRAIN_WASM } from "../src/kernels/train-kernel";
 import { packTensors, unpackTensors } from "../src/model/packed";
 import { VARIANTS } from "../src/model/variants";

@@ -99,6 +99,19 @@ describe("2. samples and run records belong to the model that made them", () => 
     for (const t of stored.training) expect(fs.existsSync(path.join(b, t.checkpoint))).toBe(true);
   });
 
+  it("a relative output folder: results.json's paths are relative to the folder, not to the working directory", async () => {
+    const abs = path.join(tmp(), "rel");
+    const rel = path.relative(process.cwd(), abs);
+    expect(path.isAbsolute(rel)).toBe(false);
+    await experiment(tiny(), rel, ["cnn"]);
+    const stored = JSON.parse(fs.readFileSync(path.join(abs, "results.json"), "utf8"));
+    for (const t of stored.training) expect(fs.existsSync(path.join(abs, t.checkpoint)), t.checkpoint).toBe(true);
+    for (const r of stored.runs) {
+      expect(fs.existsSync(path.join(abs, r.checkpoint)), r.checkpoint).toBe(true);
+      if (r.npy) expect(fs.existsSync(path.join(abs, r.npy)), r.npy).toBe(true);
+    }
+  });
+
   it("a record or samples file from another run in its place, or a truncated record, is an error naming the file", async () => {
     const out = path.join(tmp(), "z");
     const cfg = tiny();

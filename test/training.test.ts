@@ -16,7 +16,7 @@ import { disposeParams } from "../src/model/packed";
 import { parseVariant, VARIANTS } from "../src/model/variants";
 import { Rng } from "../src/rng";
 import { readCheckpoint, restoreTrainState, saveCheckpoint } from "../src/train/checkpoint";
-import { trainEngineFor } from "../src/engines";
+import { trainEngineFor } from "../src/engines/index";
 import { paramsOf, trainEpoch, trainStep } from "../src/train/loop";
 import { initTrainState, makeContext } from "../src/train/state";
 

@@ -18,7 +18,7 @@ import { assemblyConstants } from "../src/kernels/constants";
 import { attendValues, square } from "../src/model/layers";
 import { packedLayout } from "../src/model/packed";
 import { getVariant, registerVariant, VariantDescriptor, variantNames, VARIANTS } from "../src/model/variants";
-import { discoverVariants } from "../src/variants";
+import { discoverVariants } from "../src/variants/index";
 
 const ROOT = path.resolve(__dirname, "..");
 

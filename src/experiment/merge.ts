@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { VARIANTS } from "../model/variants";
+import { variantNames } from "../model/variants";
 import { assembleResults, ExperimentResults, writeResults } from "./run";
 import { SampleTaskResult, TrainTaskResult } from "./tasks";
 
@@ -28,8 +28,11 @@ export function mergeResults(inputs: { dir: string; results: ExperimentResults }
   for (const { dir, results } of inputs) {
     const other = JSON.stringify({ ...results.config, seed: 0, seeds: 0, runs: 0 });
     if (other !== cfgText) throw new Error(`merge: ${dir} was run with a different config than ${base.dir}`);
-    for (const t of results.training) training.set(`${t.variant}/${t.seed}`, t);
-    for (const r of results.runs) {
+    // Paths in a results.json are relative to its folder: make them absolute (writeResults makes
+    // them relative to the merged folder).
+    for (const t of results.training) training.set(`${t.variant}/${t.seed}`, { ...t, checkpoint: path.resolve(dir, t.checkpoint) });
+    for (const stored of results.runs) {
+      const r = { ...stored, checkpoint: path.resolve(dir, stored.checkpoint), npy: stored.npy ? path.resolve(dir, stored.npy) : null };
       const key = `${r.variant}/${r.seed}/${r.run}/${r.weights}`;
       const prev = runs.get(key);
       if (prev && JSON.stringify(prev.metrics) !== JSON.stringify(r.metrics)) {
@@ -38,7 +41,7 @@ export function mergeResults(inputs: { dir: string; results: ExperimentResults }
       runs.set(key, r);
     }
   }
-  const variants = VARIANTS.filter((v) => [...runs.values()].some((r) => r.variant === v));
+  const variants = variantNames().filter((v) => [...runs.values()].some((r) => r.variant === v));
   const all = [...runs.values()].sort((a, b) => a.variant.localeCompare(b.variant) || a.seed - b.seed || a.run - b.run);
   return assembleResults({
     meta: { merged: inputs.map((i) => ({ dir: i.dir, meta: i.results.meta })), mergedAt: new Date().toISOString() },

@@ -26,7 +26,7 @@ import {
   checkIdentity, checkpointTensor, CheckpointRequest, readCheckpoint, readFinishedCheckpoint, restoreTrainState, saveCheckpoint,
   trainingHash, weightsDigest,
 } from "../train/checkpoint";
-import { EngineName, sampleEngine, trainEngineFor } from "../engines";
+import { EngineName, sampleEngine, trainEngineFor } from "../engines/index";
 import { trainEpoch } from "../train/loop";
 import { firstNonFinite, initTrainState, makeContext } from "../train/state";
 import { libraryVersion } from "../version";
@@ -47,7 +47,7 @@ export { trainingHash };
 /** Where (variant, seed)'s checkpoint lives: its name holds the dataset draw and the training hash. */
 export function checkpointPath(p: Paths, cfg: ExperimentConfig, variant: Variant, seed: number): string {
   const dataSeed = dataSeedOf(cfg, seed);
-  return path.join(p.outDir, "checkpoints", `${variant}-data${dataSeed}-seed${seed}-${trainingHash(cfg, dataSeed)}.ckpt.json`);
+  return path.resolve(p.outDir, "checkpoints", `${variant}-data${dataSeed}-seed${seed}-${trainingHash(cfg, dataSeed)}.ckpt.json`);
 }
 
 /** What a run of `cfg` asks of (variant, seed)'s checkpoint. */
@@ -166,12 +166,12 @@ function runBaseName(id: RunIdentity): string {
 
 /** Where a finished sampling run's result is kept, so an interrupted experiment resumes. */
 export function runResultPath(p: Paths, cfg: ExperimentConfig, variant: Variant, seed: number, run: number, weights: "ema" | "raw"): string {
-  return path.join(p.outDir, "runs", `${runBaseName(runIdentity(cfg, variant, seed, run, weights))}.json`);
+  return path.resolve(p.outDir, "runs", `${runBaseName(runIdentity(cfg, variant, seed, run, weights))}.json`);
 }
 
 /** Where a sampling run's samples are saved (.npy). */
 export function samplesPath(p: Paths, cfg: ExperimentConfig, variant: Variant, seed: number, run: number, weights: "ema" | "raw"): string {
-  return path.join(p.outDir, "samples", `${runBaseName(runIdentity(cfg, variant, seed, run, weights))}.npy`);
+  return path.resolve(p.outDir, "samples", `${runBaseName(runIdentity(cfg, variant, seed, run, weights))}.npy`);
 }
 
 function sha256File(file: string): string {

@@ -1,6 +1,7 @@
 /**
  * Worker-thread entry: initialises its own tfjs backend, then runs tasks sent by the pool and
- * posts progress, results and errors back. Loaded through ts-node by `pool.ts`.
+ * posts progress, results and errors back. Loaded by `pool.ts`: as build/experiment/worker.js when the
+ * library runs compiled (notebooks), through ts-node otherwise.
  */
 import { parentPort } from "worker_threads";
 import { initBackend } from "../backend";

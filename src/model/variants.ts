@@ -2,7 +2,7 @@
  * The score-network variants (SPEC.md "Score network"): names, labels, the paper's numbers and
  * the descriptors behind them (src/model/variant-registry.ts; one file per variant in src/variants/).
  */
-import { PAPER_VARIANTS } from "../variants";
+import { PAPER_VARIANTS } from "../variants/index";
 import { getVariant } from "./variant-registry";
 
 export { getVariant, registerVariant, variantNames } from "./variant-registry";

@@ -24,7 +24,7 @@ import { datasetImages, generateDataset } from "../data/dataset";
 import { imagesToTokens } from "../data/layout";
 import { writeJsonAtomic } from "../io/atomic";
 import { saveNpy } from "../io/npy";
-import { trainEngineFor } from "../engines";
+import { trainEngineFor } from "../engines/index";
 import { getVariant, Variant } from "../model/variants";
 import { trainEpoch } from "../train/loop";
 import { drawStepNoise, initTrainState, makeContext, StepNoise, TrainState } from "../train/state";
