@@ -17,8 +17,8 @@ export { workerCount } from "./experiment/pool";
 
 // Parameters, training, results and the data behind the figures
 export {
-  attentionMaps, choiceParam, datasetImageSet, describeParams, experimentResults, FigurePublisher, intParam,
-  loadSamples, lossCurves, notebookParams, RANDOM_BASELINE_NOTE, table1Display, trainSeeds,
+  attentionMaps, choiceParam, comparisonsDisplay, datasetImageSet, describeParams, experimentResults, FigurePublisher, intParam,
+  loadSamples, lossCurves, notebookParams, protocolDisplay, RANDOM_BASELINE_NOTE, table1Display, trainSeeds, trainWithLiveCurve,
 } from "./plot/notebook";
 export type { NotebookEnv, NotebookParams } from "./plot/notebook";
 
@@ -31,7 +31,7 @@ export type { Variant } from "./model/variants";
 
 // Figures: plotly figure builders, inline display, files
 export {
-  attentionMapsFigure, censusFigure, imagePanelsFigure, lossCurvesFigure, sampleGridFigure, table1Figure,
+  attentionMapsFigure, censusFigure, imagePanelsFigure, lossCurvesFigure, sampleGridFigure, studyStripFigure, table1Figure,
 } from "./plot/figures";
 export { liveFigure, liveLine, showFigure, showPng, showTable } from "./plot/inline";
 export { FigureExporter } from "./plot/export";

@@ -116,6 +116,26 @@ describe("a variant file in a folder", () => {
   });
 });
 
+describe("the training notebooks", () => {
+  it("are one library call each and differ only in their variant", () => {
+    const files = ["03_train_cnn", "04_train_attention", "05_train_identity", "06_train_top1"];
+    const normalised = files.map((name, i) => {
+      const variant = VARIANTS[i];
+      const nb = JSON.parse(fs.readFileSync(path.join(ROOT, "notebooks", `${name}.ipynb`), "utf8")) as { cells: { cell_type: string; source: string[] }[] };
+      const code = nb.cells.filter((c) => c.cell_type === "code").map((c) => c.source.join(""));
+      expect(code.join("\n"), `${name} trains through trainWithLiveCurve`).toMatch(/await trainWithLiveCurve\(p, VARIANT\)/);
+      expect(code.join("\n"), name).toContain(`const VARIANT: Variant = "${variant}";`);
+      // the variant's name in code; in prose also its label and the measured times, which differ
+      const prose = nb.cells[0].source.join("").split("\n").slice(2).join("\n").replace(/about \d+ s per seed for quick \(\d+ epochs\)/, "T").replace(/\(\d+ epochs\)/g, "E");
+      return { code: code.join("\n").split(`"${variant}"`).join('"V"'), prose: prose.split(`\`${variant}\``).join("`V`").replace(/ \(it trains .*? as the others\)/, "") };
+    });
+    for (let i = 1; i < files.length; i++) {
+      expect(normalised[i].code, `${files[i]} code differs from ${files[0]} beyond the variant`).toBe(normalised[0].code);
+    }
+    expect(new Set(normalised.map((n) => n.prose.replace(/\s+/g, " "))).size, "the training notebooks' descriptions differ beyond variant, times and epochs").toBe(1);
+  });
+});
+
 describe("constants shared with the AssemblyScript kernels", () => {
   it("assembly/_constants.ts is generated from src/kernels/constants.ts and up to date", () => {
     const file = path.join(ROOT, "assembly", "_constants.ts");

@@ -5,6 +5,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { initBackend } from "../backend";
 import { DEFAULT_CONFIG, ExperimentConfig, parseProfile, ProfileName, resolveConfig } from "../config";
 import { datasetImages } from "../data/dataset";
 import { loadOrCreateDataset } from "../data/store";
@@ -22,9 +23,9 @@ import { checkIdentity, readCheckpoint, readFinishedCheckpoint } from "../train/
 import { attentionWeightsFromCheckpoint } from "./attention-maps";
 import { FigureExporter } from "./export";
 import { PlotlyFigure } from "./figure";
-import { LossCurve, modelLabel } from "./figures";
+import { LossCurve, lossCurvesFigure, modelLabel } from "./figures";
 import { ImageSet } from "./images";
-import { inTslab, showPng } from "./inline";
+import { inTslab, liveFigure, liveLine, showPng } from "./inline";
 
 /** The raw parameter values of a notebook's parameter cell (strings, as env vars give them). */
 export interface NotebookEnv {
@@ -125,6 +126,18 @@ export function trainSeeds(
     log(`${variant} draw ${r.dataSeed} seed ${seed}: ${r.status} (${r.epochs} epochs, ${r.steps} steps, final epoch loss ${r.epochLosses[r.epochLosses.length - 1]?.toFixed(4)}, ${r.seconds.toFixed(1)} s) -> ${path.basename(r.checkpoint)}`);
     return r;
   }));
+}
+
+/**
+ * A training notebook's one cell: initialise the backend, then `trainSeeds` for `variant` with a
+ * live progress line and a live loss curve (redrawn in place while training runs). Every training
+ * notebook (03-06) is this call with its variant.
+ */
+export async function trainWithLiveCurve(p: NotebookParams, variant: Variant): Promise<TrainTaskResult[]> {
+  await initBackend();
+  const line = liveLine();
+  const curve = liveFigure();
+  return trainSeeds(p, variant, (s) => line.update(s), console.log, (curves) => curve.update(lossCurvesFigure(curves, { title: `Training loss: ${variant}` })));
 }
 
 /** Loss curves of the finished or partial checkpoints that exist for `variants` x training seeds. */
