@@ -211,9 +211,9 @@ export function studyStripFigure(rows: StudyEntry[], o: { title?: string; width?
     layout: {
       width: o.width ?? 760, height: o.height ?? 480,
       title: { text: o.title ?? "Functional consistency of every trained model (dots), mean and 95 % interval, paper" },
-      xaxis: { tickmode: "array", tickvals: shown.map((_, i) => i), ticktext: shown.map((r) => VARIANT_LABELS[r.model as Variant]), range: [-0.6, shown.length - 0.2] },
+      xaxis: { tickmode: "array", tickvals: shown.map((_, i) => i), ticktext: shown.map((r) => r.model), range: [-0.6, shown.length - 0.2], zeroline: false, tickangle: 0 },
       yaxis: { title: { text: "functional consistency (% of samples)" }, rangemode: "tozero" },
-      legend: { orientation: "h", y: -0.15 }, margin: { t: 60, b: 90 },
+      legend: { orientation: "h", y: -0.12 }, margin: { t: 60, b: 80 },
     },
   };
 }
