@@ -5,7 +5,7 @@
  * under-covers when dataset draws matter; and a small case worked by hand.
  */
 import { describe, expect, it } from "vitest";
-import { bootstrapDrawRatio, ModelRuns, nestedEstimate, pairedDrawDifference, studySummary } from "../src/eval/nested";
+import { bootstrapDrawRatio, drawsNeeded, ModelRuns, nestedEstimate, pairedDrawDifference, studySummary } from "../src/eval/nested";
 import { Rng } from "../src/rng";
 
 function simulate(rng: Rng, o: { D: number; S: number; R: number; mu: number; sDraw: number; sSeed: number; sRun: number }): ModelRuns[] {
@@ -97,5 +97,17 @@ describe("nested draw / seed / run estimate", () => {
     expect(r.ci95[0]).toBeCloseTo(2.5, 9); // a constant ratio per draw: every resample gives 2.5
     expect(r.ci95[1]).toBeCloseTo(2.5, 9);
     expect(() => pairedDrawDifference(a.slice(0, 2), b)).toThrow(/needs >= 2 common dataset draws, got 1/);
+  });
+
+  it("the draws a target interval needs: worked by hand and monotone", () => {
+    // MS_A = 0.0001 + 10 * 0.0004 + 2 * 10 * 0.0025 = 0.0541; D = 6 -> t(5) = 2.5706, h = 2.5706 sqrt(0.0541 / 120) = 0.0546
+    const c = { s2Run: 0.0001, s2Seed: 0.0004, s2Draw: 0.0025 };
+    const six = drawsNeeded(c, 0.0546, { seedsPerDraw: 2, runsPerModel: 10 })!;
+    expect(six.draws).toBe(6);
+    expect(six.halfWidth).toBeCloseTo(2.5706 * Math.sqrt(0.0541 / 120), 3);
+    const tighter = drawsNeeded(c, 0.04, { seedsPerDraw: 2, runsPerModel: 10 })!;
+    expect(tighter.draws).toBeGreaterThan(6);
+    expect(tighter.halfWidth).toBeLessThanOrEqual(0.04);
+    expect(drawsNeeded(c, 1e-6, { seedsPerDraw: 2, runsPerModel: 10, maxDraws: 50 })).toBeNull();
   });
 });

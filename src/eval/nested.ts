@@ -94,6 +94,26 @@ export function nestedEstimate(models: readonly ModelRuns[]): NestedEstimate {
   };
 }
 
+/**
+ * The design needed for a target half-width of the grand mean's 95 % interval, from estimated
+ * components: the fewest dataset draws D (with `seedsPerDraw` seeds and `runsPerModel` runs each)
+ * such that t(0.975, D - 1) sqrt((s2Run + R s2Seed + S R s2Draw) / (D S R)) <= halfWidth.
+ * An expected width (the components are estimates); null when no D up to `maxDraws` reaches it.
+ */
+export function drawsNeeded(
+  n: Pick<NestedEstimate, "s2Draw" | "s2Seed" | "s2Run">, halfWidth: number,
+  o: { seedsPerDraw: number; runsPerModel: number; maxDraws?: number },
+): { draws: number; models: number; halfWidth: number } | null {
+  const S = o.seedsPerDraw;
+  const R = o.runsPerModel;
+  const msA = n.s2Run + R * n.s2Seed + S * R * n.s2Draw;
+  for (let D = 2; D <= (o.maxDraws ?? 1000); D++) {
+    const h = studentTQuantile(0.975, D - 1) * Math.sqrt(msA / (D * S * R));
+    if (h <= halfWidth) return { draws: D, models: D * S, halfWidth: h };
+  }
+  return null;
+}
+
 /** Per-model means, the summary over models, and the nested estimate where the design allows it. */
 export function studySummary(models: readonly ModelRuns[]): StudySummary {
   if (models.length === 0) throw new Error("studySummary: no models");

@@ -4,7 +4,7 @@
  */
 import { paperConsistency, Variant } from "../model/variants";
 import { METRIC_NAMES, MetricName, MetricValues } from "./metrics";
-import { bootstrapDrawRatio, ModelRuns, pairedDrawDifference, studySummary, StudySummary } from "./nested";
+import { bootstrapDrawRatio, drawsNeeded, ModelRuns, pairedDrawDifference, studySummary, StudySummary } from "./nested";
 import { summarize, Summary } from "./stats";
 
 export interface RunMetrics {
@@ -221,6 +221,18 @@ function studyMarkdown(summaries: ModelSummary[], exact: MetricValues | undefine
     const split = n ? `${(100 * n.shares.draw).toFixed(0)} / ${(100 * n.shares.seed).toFixed(0)} / ${(100 * n.shares.run).toFixed(0)} %` : "-";
     const name = `${s.model}${s.weights === "raw" ? " (raw weights)" : ""}`;
     lines.push(`| ${name} | ${design} | ${pct(st.overModels.mean)} | ${pct(st.overModels.std)} | ${pct(h.ci95[0])} - ${pct(h.ci95[1])} | ${h.over} | ${split} | ${s.paper === null ? "-" : pct(s.paper)} | ${inside(s.paper, h.ci95)} | ${pct(s.perRun.bijective.mean)} | ${pct(s.perRun.strict.mean)} | ${pct(s.perRun.validQuadrants.mean)} | ${pct(s.perRun.novel.mean)} |`);
+  }
+  // What a +-4-point interval would take, from the estimated components (same seeds and runs per model).
+  const needs = summaries.filter((s) => s.study?.nested).map((s) => {
+    const n = s.study!.nested!;
+    const half = (n.ci95[1] - n.ci95[0]) / 2;
+    const need = drawsNeeded(n, 0.04, { seedsPerDraw: n.seedsPerDraw, runsPerModel: n.runsPerModel });
+    const what = half <= 0.04 ? "reached" : need ? `about ${need.draws} draws (${need.models} models) for +-4.00` : "not reached within 1000 draws";
+    return `${s.model} +-${(100 * half).toFixed(2)} points (${what})`;
+  });
+  if (needs.length > 0) {
+    lines.push("");
+    lines.push(`Half-width of the nested 95 % interval, and the design a +-4-point interval would need (expected, from the estimated components): ${needs.join("; ")}.`);
   }
   const withProtocol = summaries.filter((s) => s.protocol);
   if (withProtocol.length > 0) {
