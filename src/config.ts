@@ -64,6 +64,12 @@ export interface ExperimentConfig {
   readonly useEma: boolean;
   /** Also evaluate raw-weight samples (SPEC "EMA note"). */
   readonly rawSamples: boolean;
+  /**
+   * Largest share of a sampling run's samples that may hold a NaN or infinite value (a sampling
+   * chain that diverged); they count as failing every rule and are reported beside Table 1. A run
+   * with more is an error (a broken model or config, e.g. a diverged training), never a score.
+   */
+  readonly maxNonFinite: number;
   /** Worker threads for independent runs; 0 = one per CPU core. */
   readonly workers: number;
   /**
@@ -121,6 +127,7 @@ export const DEFAULT_CONFIG: ExperimentConfig = Object.freeze({
   sampleSeed: 1000,
   useEma: true,
   rawSamples: false,
+  maxNonFinite: 0.001,
   workers: 0,
   trainer: "wasm",
   sampler: "wasm",
@@ -230,6 +237,7 @@ const DOMAINS: Partial<Record<keyof ExperimentConfig, [lo: number, hi: number, l
   samples: [1, Infinity, false, true],
   runs: [1, Infinity, false, true],
   protocolRuns: [0, Infinity, false, true],
+  maxNonFinite: [0, 1, false, false],
   sampleBatch: [1, Infinity, false, true],
   sampleSeed: [0, 2 ** 32 - 1, false, false],
   workers: [0, Infinity, false, true],

@@ -16,7 +16,8 @@ import { imagesToTokens } from "../src/data/layout";
 import { lockOutputDir } from "../src/experiment/lock";
 import { dataSeedOf, studyModels } from "../src/experiment/models";
 import { runExperiment } from "../src/experiment/run";
-import { checkpointPath, runResultPath, sampleTask, trainTask } from "../src/experiment/tasks";
+import { decodeColours, evaluateTokens, NO_COLOUR } from "../src/eval/metrics";
+import { checkpointPath, countNonFinite, runResultPath, sampleTask, trainTask } from "../src/experiment/tasks";
 import { Variant } from "../src/model/variants";
 import { choiceParam, intParam } from "../src/plot/notebook";
 import { readCheckpoint, saveCheckpoint } from "../src/train/checkpoint";
@@ -150,7 +151,7 @@ describe("3. non-finite numbers are errors when they appear", () => {
   it("lr 100: the run stops with an error and never scores NaN samples; no checkpoint holds a non-finite value", async () => {
     const out = path.join(tmp(), "lr");
     const cfg = resolveConfig("smoke", { epochs: 20, samples: 64, sampleBatch: 64, runs: 2, workers: 1, lr: 100 });
-    await expect(experiment(cfg, out, ["attention"])).rejects.toThrow(/non-finite (loss|optimiser state) .*at step \d+|samples hold non-finite values \(first: sample \d+\); nothing was scored/);
+    await expect(experiment(cfg, out, ["attention"])).rejects.toThrow(/non-finite (loss|optimiser state) .*at step \d+|samples hold non-finite values \(first: sample \d+\), more than maxNonFinite 0.001 allows; nothing was scored/);
     expect(fs.existsSync(path.join(out, "results.json"))).toBe(false);
     for (const f of fs.readdirSync(path.join(out, "checkpoints"))) expect(() => readCheckpoint(path.join(out, "checkpoints", f))).not.toThrow();
   });
@@ -169,8 +170,30 @@ describe("3. non-finite numbers are errors when they appear", () => {
     s.totalSteps = ck.totalSteps;
     s.ema = Float32Array.from(s.theta, (x) => x * 1e18);
     saveCheckpoint(checkpointPath(paths, cfg, "cnn", 0), ctx, s);
-    expect(() => sampleTask(cfg, paths, "cnn", 0, 0, "ema", { saveNpy: true })).toThrow(/sampling run 0 of cnn .*: \d+ of 32 samples hold non-finite values \(first: sample \d+\); nothing was scored/);
+    expect(() => sampleTask(cfg, paths, "cnn", 0, 0, "ema", { saveNpy: true })).toThrow(/sampling run 0 of cnn .*: \d+ of 32 samples hold non-finite values \(first: sample \d+\), more than maxNonFinite 0.001 allows; nothing was scored/);
     expect(fs.existsSync(path.join(dir, "runs"))).toBe(false);
+  });
+
+  it("a rare diverged sample fails every rule and is counted; more than maxNonFinite is an error", () => {
+    const tokens = new Float32Array(4000 * 48).fill(-1); // 4000 all-red images
+    tokens[1234 * 48 + 7] = NaN;
+    tokens[2000 * 48] = Infinity;
+    expect(countNonFinite(tokens, { maxFraction: 0.001, what: "run x" })).toBe(2);
+    expect(() => countNonFinite(tokens, { maxFraction: 0.0001, what: "run x" })).toThrow(/run x: 2 of 4000 samples hold non-finite values \(first: sample 1234\), more than maxNonFinite 0.0001 allows/);
+    // decoded, the diverged images have no colour and fail every rule, whatever their other pixels
+    const colours = decodeColours(tokens);
+    expect(colours.subarray(1234 * 16, 1235 * 16).filter((c) => c === NO_COLOUR).length).toBe(1);
+    expect(colours.subarray(1233 * 16, 1234 * 16).includes(NO_COLOUR)).toBe(false);
+    const good = imagesToTokens(datasetImages(generateDataset({ size: 8, seed: 0 })));
+    const mixed = new Float32Array(good);
+    mixed.set([NaN], 5 * 48 + 11);
+    const keys = new Set<string>();
+    expect(evaluateTokens(good, keys).strict).toBe(1);
+    const m = evaluateTokens(mixed, keys);
+    expect(m.strict).toBe(7 / 8);
+    expect(m.functionalLoose).toBe(7 / 8);
+    expect(m.validQuadrants).toBe(7 / 8);
+    expect(() => resolveConfig("smoke", { maxNonFinite: 2 })).toThrow(/'maxNonFinite' must be in \[0, 1\], got 2/);
   });
 
   it("an overflowing optimiser state is an error naming the step, and is never saved", () => {

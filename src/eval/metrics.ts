@@ -21,7 +21,13 @@ export type MetricName = (typeof METRIC_NAMES)[number];
 /** Fractions in [0, 1] for one set of samples. */
 export type MetricValues = Record<MetricName, number>;
 
-/** Nearest palette colour of every pixel: tokens [N, 4, 12] in [-1, 1] -> colour ids [N, 16] (row-major pixels). */
+/** Colour id of a pixel with a non-finite channel: no colour, so its image fails every rule. */
+export const NO_COLOUR = 255;
+
+/**
+ * Nearest palette colour of every pixel: tokens [N, 4, 12] in [-1, 1] -> colour ids [N, 16]
+ * (row-major pixels); a pixel with a NaN or infinite channel gets `NO_COLOUR`.
+ */
 export function decodeColours(tokens: Float32Array): Uint8Array {
   const n = tokens.length / 48;
   const out = new Uint8Array(n * 16);
@@ -29,7 +35,7 @@ export function decodeColours(tokens: Float32Array): Uint8Array {
     for (let q = 0; q < 4; q++) {
       for (let px = 0; px < 4; px++) {
         const base = i * 48 + q * 12 + px * 3;
-        let best = 0;
+        let best: number = NO_COLOUR;
         let bestD = Infinity;
         for (let c = 0; c < PALETTE.length; c++) {
           let d = 0;
@@ -49,8 +55,11 @@ export function decodeColours(tokens: Float32Array): Uint8Array {
   return out;
 }
 
-/** Judge one decoded image (16 colour ids, row-major) under every rule. */
+const FAILED: ImageVerdict = { validQuadrants: 0, strict: false, functional: false, bijective: false, functionalLoose: false };
+
+/** Judge one decoded image (16 colour ids, row-major) under every rule; an image with a `NO_COLOUR` pixel fails all. */
 export function judgeImage(colours: ArrayLike<number>, offset = 0): ImageVerdict {
+  for (let i = 0; i < 16; i++) if (colours[offset + i] === NO_COLOUR) return FAILED;
   const keys = [0, 0, 0, 0];
   const values = [0, 0, 0, 0];
   let wellFormed = 0;

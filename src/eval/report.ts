@@ -169,6 +169,22 @@ export function compareVariants(summaries: ModelSummary[], order: readonly Varia
   return out;
 }
 
+/**
+ * Diverged samples (a NaN or infinite value; counted as failing every rule) per model, or null
+ * when there were none: the note printed under Table 1.
+ */
+export function nonFiniteNote(runs: { variant: string; samples: number; nonFiniteSamples?: number }[]): string | null {
+  const by = new Map<string, { bad: number; total: number }>();
+  for (const r of runs) {
+    const e = by.get(r.variant) ?? { bad: 0, total: 0 };
+    e.bad += r.nonFiniteSamples ?? 0;
+    e.total += r.samples;
+    by.set(r.variant, e);
+  }
+  const parts = [...by].filter(([, e]) => e.bad > 0).map(([v, e]) => `${v} ${e.bad} of ${e.total.toLocaleString("en-US")}`);
+  return parts.length === 0 ? null : `Samples whose sampling chain diverged (a NaN or infinite value; counted as failing every rule): ${parts.join("; ")}.`;
+}
+
 export function toCsv(rows: Record<string, string | number>[]): string {
   if (rows.length === 0) return "";
   const cols = Object.keys(rows[0]);

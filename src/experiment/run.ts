@@ -12,7 +12,7 @@ import { census } from "../data/dataset";
 import { loadOrCreateDataset } from "../data/store";
 import { exactRandomBaseline, monteCarloRandomBaseline } from "../eval/baseline";
 import { MetricValues } from "../eval/metrics";
-import { baselineSummary, compareVariants, ModelSummary, RunMetrics, summarizeRuns, table1Markdown, table1Rows, toCsv, VariantComparison } from "../eval/report";
+import { baselineSummary, compareVariants, ModelSummary, nonFiniteNote, RunMetrics, summarizeRuns, table1Markdown, table1Rows, toCsv, VariantComparison } from "../eval/report";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic";
 import { Variant } from "../model/variants";
 import { Progress } from "../progress";
@@ -156,8 +156,9 @@ export function writeResults(outDir: string, r: ExperimentResults): void {
     runs: r.runs.map((x) => (path.isAbsolute(x.checkpoint) ? storedRun(outDir, x) : x)),
   });
   writeFileAtomic(path.join(outDir, "table1.csv"), toCsv(r.table1));
-  writeFileAtomic(path.join(outDir, "table1.md"), table1Markdown(r.summaries, r.baseline.exact, r.comparisons ?? []));
-  writeFileAtomic(path.join(outDir, "runs.csv"), toCsv(r.runs.map((x) => ({ variant: x.variant, dataSeed: x.dataSeed, seed: x.seed, run: x.run, weights: x.weights, samples: x.samples, ...x.metrics }))));
+  const note = nonFiniteNote(r.runs);
+  writeFileAtomic(path.join(outDir, "table1.md"), table1Markdown(r.summaries, r.baseline.exact, r.comparisons ?? []) + (note ? `\n${note}\n` : ""));
+  writeFileAtomic(path.join(outDir, "runs.csv"), toCsv(r.runs.map((x) => ({ variant: x.variant, dataSeed: x.dataSeed, seed: x.seed, run: x.run, weights: x.weights, samples: x.samples, nonFiniteSamples: x.nonFiniteSamples ?? 0, ...x.metrics }))));
   const losses = r.training.flatMap((t) => t.epochLosses.map((loss, epoch) => ({ variant: t.variant, dataSeed: t.dataSeed, seed: t.seed, epoch: epoch + 1, loss })));
   writeFileAtomic(path.join(outDir, "losses.csv"), toCsv(losses));
 }

@@ -133,6 +133,8 @@ export interface RunIdentity {
 export interface SampleTaskResult extends RunIdentity {
   metrics: MetricValues;
   samples: number;
+  /** Samples with a NaN or infinite value (counted as failing every rule; at most `maxNonFinite` of them). */
+  nonFiniteSamples?: number;
   /** Path of the saved samples (.npy, NHWC [n, 4, 4, 3], unclipped) or null; relative to the output folder on disk. */
   npy: string | null;
   /** SHA-256 of the .npy file's bytes, or null. */
@@ -215,8 +217,30 @@ export function storedRun(outDir: string, r: SampleTaskResult): SampleTaskResult
 }
 
 /**
+ * Samples [n, 4, 12] with a NaN or infinite value: their count, or an error naming the run, the
+ * count and the first bad sample when they are more than `maxFraction` of the run (a broken model
+ * or config: nothing is scored).
+ */
+export function countNonFinite(tokens: Float32Array, o: { maxFraction: number; what: string }): number {
+  const n = tokens.length / 48;
+  let count = 0;
+  let first = -1;
+  for (let i = 0; i < n; i++) {
+    if (firstNonFinite(tokens.subarray(i * 48, (i + 1) * 48)) >= 0) {
+      count++;
+      if (first < 0) first = i;
+    }
+  }
+  if (count > o.maxFraction * n) {
+    throw new Error(`${o.what}: ${count} of ${n} samples hold non-finite values (first: sample ${first}), more than maxNonFinite ${o.maxFraction} allows; nothing was scored`);
+  }
+  return count;
+}
+
+/**
  * One sampling run (seed sampleSeed + run) of a trained checkpoint, scored with every metric.
- * Non-finite samples are an error naming the run and the first bad sample, never a score.
+ * Samples with a non-finite value fail every rule and are counted (`nonFiniteSamples`); more than
+ * `maxNonFinite` of them is an error naming the run and the first bad sample, never a score.
  */
 export function sampleTask(
   cfg: ExperimentConfig, p: Paths, variant: Variant, seed: number, run: number, weights: "ema" | "raw",
@@ -235,12 +259,9 @@ export function sampleTask(
     n: cfg.samples, batch: cfg.sampleBatch, rng: new Rng(cfg.sampleSeed + run).split("sample"),
     onStep: (d: number, total: number) => { if (d % 20 === 0 || d === total) o.onProgress?.(d, total, `${variant} seed ${seed} run ${run}`); },
   });
-  const bad = firstNonFinite(tokens);
-  if (bad >= 0) {
-    let count = 0;
-    for (let i = 0; i < tokens.length; i += 48) if (firstNonFinite(tokens.subarray(i, i + 48)) >= 0) count++;
-    throw new Error(`sampling run ${run} of ${variant} (draw ${id.dataSeed}, seed ${seed}, ${weights} weights of ${file}): ${count} of ${cfg.samples} samples hold non-finite values (first: sample ${Math.floor(bad / 48)}); nothing was scored`);
-  }
+  const nonFiniteSamples = countNonFinite(tokens, {
+    maxFraction: cfg.maxNonFinite, what: `sampling run ${run} of ${variant} (draw ${id.dataSeed}, seed ${seed}, ${weights} weights of ${file})`,
+  });
   const ds = loadOrCreateDataset(p.dataDir, { size: cfg.datasetSize, seed: id.dataSeed });
   const metrics = evaluateTokens(tokens, datasetImageKeys(ds));
   let npy: string | null = null;
@@ -251,7 +272,7 @@ export function sampleTask(
     npySha256 = sha256File(npy);
   }
   const result: SampleTaskResult = {
-    ...id, metrics, samples: cfg.samples, npy, npySha256, checkpoint: file, checkpointWeightsSha256: ck.weightsSha256,
+    ...id, metrics, samples: cfg.samples, nonFiniteSamples, npy, npySha256, checkpoint: file, checkpointWeightsSha256: ck.weightsSha256,
     engine: engine.name, status: "sampled", libraryVersion: libraryVersion(), seconds: (Date.now() - t0) / 1000,
   };
   writeJsonAtomic(runResultPath(p, cfg, variant, seed, run, weights), storedRun(p.outDir, result));
