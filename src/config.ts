@@ -82,6 +82,12 @@ export interface ExperimentConfig {
    * the noise streams differ, so a given seed gives different samples per engine.
    */
   readonly sampler: Engine;
+  /**
+   * After sampling, run the theory phase (src/theory/theoryPhase.ts): score machines sampled like
+   * the models and compared with every trained network, written to theory.json and
+   * theory-discrimination.json for notebook 09. Changes no other result.
+   */
+  readonly theory: boolean;
 }
 
 /** Engine names (src/engines/engine.ts EngineName). */
@@ -131,6 +137,7 @@ export const DEFAULT_CONFIG: ExperimentConfig = Object.freeze({
   workers: 0,
   trainer: "wasm",
   sampler: "wasm",
+  theory: true,
 });
 
 export type ProfileName = "smoke" | "quick" | "paper";
@@ -138,8 +145,10 @@ export const PROFILE_NAMES: readonly ProfileName[] = ["smoke", "quick", "paper"]
 
 /** Presets as data. `paper` is SPEC scale; the others cut samples first, epochs last. */
 export const PROFILES: Record<ProfileName, Partial<ExperimentConfig>> = {
-  // CI: seconds per variant; proves the pipeline runs end to end, not the paper's effect.
-  smoke: { epochs: 4, seeds: 1, samples: 256, runs: 2, sampleBatch: 256, checkpointEvery: 2 },
+  // CI: seconds per variant; proves the pipeline runs end to end, not the paper's effect. No theory
+  // phase: its work does not shrink with the samples (T = 1000 steps, 200 comparisons per model, the
+  // Eq. 8 sweep), so it would make every smoke run minutes long; notebook 09 computes it when needed.
+  smoke: { epochs: 4, seeds: 1, samples: 256, runs: 2, sampleBatch: 256, checkpointEvery: 2, theory: false },
   // Minutes: long enough training for the attention effect (SPEC: ~2000 epochs), few samples.
   quick: { epochs: 2000, seeds: 1, samples: 2000, runs: 5, sampleBatch: 2000, checkpointEvery: 100 },
   // Paper length (5000 / 10000 epochs), 12 trained models per variant over 6 dataset draws x 2

@@ -18,7 +18,7 @@ beforeAll(async () => {
 describe("quick profile", () => {
   it("attention beats cnn on functional consistency", async () => {
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "quick-effect-"));
-    const cfg = resolveConfig("quick", { samples: 1000, sampleBatch: 1000, runs: 2 });
+    const cfg = resolveConfig("quick", { samples: 1000, sampleBatch: 1000, runs: 2, theory: false }); // the effect, not the theory phase
     const r = await runExperiment({
       cfg, variants: ["cnn", "attention"], profile: "quick", paths: { outDir, dataDir: path.resolve(__dirname, "..", "data") },
       log: () => {}, progressWrite: () => {},

@@ -22,11 +22,12 @@ export function readResults(dir: string): ExperimentResults {
 export function mergeResults(inputs: { dir: string; results: ExperimentResults }[]): ExperimentResults {
   if (inputs.length === 0) throw new Error("merge: no input folders");
   const base = inputs[0];
-  const cfgText = JSON.stringify({ ...base.results.config, seed: 0, seeds: 0, runs: 0 });
+  // Slices differ in the selection (seed, seeds, runs) and may differ in `theory` (a slice skips it).
+  const cfgText = JSON.stringify({ ...base.results.config, seed: 0, seeds: 0, runs: 0, theory: false });
   const training = new Map<string, TrainTaskResult>();
   const runs = new Map<string, SampleTaskResult>();
   for (const { dir, results } of inputs) {
-    const other = JSON.stringify({ ...results.config, seed: 0, seeds: 0, runs: 0 });
+    const other = JSON.stringify({ ...results.config, seed: 0, seeds: 0, runs: 0, theory: false });
     if (other !== cfgText) throw new Error(`merge: ${dir} was run with a different config than ${base.dir}`);
     // Paths in a results.json are relative to its folder: make them absolute (writeResults makes
     // them relative to the merged folder).

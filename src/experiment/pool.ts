@@ -8,13 +8,15 @@ import * as path from "path";
 import { Worker } from "worker_threads";
 import { ExperimentConfig } from "../config";
 import { Variant } from "../model/variants";
+import { TheoryUnit, theoryUnitTask, TheoryUnitResult } from "../theory/units";
 import { OnProgress, Paths, sampleTask, SampleTaskResult, trainTask, TrainTaskResult } from "./tasks";
 
 export type Task =
   | { kind: "train"; variant: Variant; seed: number }
-  | { kind: "sample"; variant: Variant; seed: number; run: number; weights: "ema" | "raw"; saveNpy: boolean };
+  | { kind: "sample"; variant: Variant; seed: number; run: number; weights: "ema" | "raw"; saveNpy: boolean }
+  | { kind: "theory"; unit: TheoryUnit };
 
-export type TaskResult = TrainTaskResult | SampleTaskResult;
+export type TaskResult = TrainTaskResult | SampleTaskResult | TheoryUnitResult;
 
 export interface TaskMessage {
   id: number;
@@ -36,6 +38,8 @@ export function executeTask(m: TaskMessage, onProgress?: OnProgress): TaskResult
       return trainTask(m.cfg, m.paths, t.variant, t.seed, onProgress);
     case "sample":
       return sampleTask(m.cfg, m.paths, t.variant, t.seed, t.run, t.weights, { saveNpy: t.saveNpy, onProgress });
+    case "theory":
+      return theoryUnitTask(m.cfg, m.paths, t.unit, onProgress);
     default: {
       const never: never = t;
       throw new Error(`unknown task ${JSON.stringify(never)}`);

@@ -1,7 +1,8 @@
 /**
  * An experiment end to end: dataset -> train every (variant, seed) -> sample every run ->
  * metrics -> Table 1, written atomically as results.json, results.csv, table1.csv/.md and
- * config.json in the output folder. The CLI and the notebooks call this (or its pieces).
+ * config.json in the output folder -> (config key `theory`) the theory phase, theory.json and
+ * theory-discrimination.json. The CLI and the notebooks call this (or its pieces).
  */
 import * as os from "os";
 import * as path from "path";
@@ -15,11 +16,12 @@ import { MetricValues } from "../eval/metrics";
 import { baselineSummary, compareVariants, ModelSummary, nonFiniteNote, RunMetrics, summarizeRuns, table1Markdown, table1Rows, toCsv, VariantComparison } from "../eval/report";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic";
 import { Variant } from "../model/variants";
-import { Progress } from "../progress";
+import type { DiscriminationPart, TheoryPart } from "../theory/theoryPhase";
 import { libraryVersion } from "../version";
 import { withOutputLock } from "./lock";
 import { protocolModel, runsFor, selectModels, studyModels } from "./models";
-import { runTasks, Task, workerCount } from "./pool";
+import { runPhase as runWeightedPhase } from "./phase";
+import { Task, workerCount } from "./pool";
 import { Paths, SampleTaskResult, storedRun, TrainTaskResult } from "./tasks";
 
 export interface ExperimentOptions {
@@ -39,6 +41,8 @@ export interface ExperimentOptions {
   log?: (line: string) => void;
   /** Where progress lines go (default: a bar on a terminal, else a line every 10 s). */
   progressWrite?: (line: string, final: boolean) => void;
+  /** What the theory phase computes (default `experimentTheoryRequest`: notebook 09's defaults). */
+  theoryRequest?: { theory: TheoryPart | null; discrimination: DiscriminationPart | null };
 }
 
 export interface ExperimentResults {
@@ -118,6 +122,19 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
     cfg, variants, dataset: { size: c.images, seed: cfg.datasetSeed, draws, distinct: c.distinct, possible: c.possible }, training, runs: sampled,
   });
   writeResults(paths.outDir, results);
+
+  // 5. theory: score machines beside the trained models (theory.json, theory-discrimination.json),
+  //    its units over the same pool and cached in theory/ (notebook 09 loads the two files)
+  if (!cfg.theory) log("theory phase: off (config key theory = false)");
+  else if (o.seeds || o.runs) log("theory phase: skipped, this run is a slice of the study (--seeds/--runs range); run the whole study or notebook 09 for it");
+  else {
+    const { computeTheory, experimentTheoryRequest } = await import("../theory/theoryPhase"); // loaded only when it runs
+    const t = await computeTheory({
+      cfg, paths, ...(o.theoryRequest ?? experimentTheoryRequest(cfg, variants)), workers, label: `${o.profile} theory`, progressWrite: o.progressWrite, log,
+      command: o.command ?? `runExperiment (${o.profile})`,
+    });
+    log(`theory phase: wrote theory.json and theory-discrimination.json (${t.computed} unit(s) computed, ${t.reused} reused; ${t.seconds.toFixed(0)} s)`);
+  }
   return results;
 }
 
@@ -163,21 +180,8 @@ export function writeResults(outDir: string, r: ExperimentResults): void {
   writeFileAtomic(path.join(outDir, "losses.csv"), toCsv(losses));
 }
 
-async function runPhase(label: string, tasks: Task[], o: ExperimentOptions, workers: number) {
-  // Each task's share of the phase is known up front (training: its epochs; sampling: one run),
-  // so the bar moves only forward: a task's progress only grows, and a finished task counts whole.
-  const weight = tasks.map((t) => (t.kind === "train" ? epochsFor(o.cfg, t.variant) : 1));
-  const totalWeight = weight.reduce((a, b) => a + b, 0);
-  const fraction = new Float64Array(tasks.length);
-  const bar = new Progress({ label: `${o.profile} ${label}`, total: 1, write: o.progressWrite });
-  let shown = 0;
-  const res = await runTasks(tasks, o.cfg, o.paths, workers, (id, d, t, note) => {
-    fraction[id] = Math.max(fraction[id], t > 0 ? Math.min(1, d / t) : 0);
-    let sum = 0;
-    for (let i = 0; i < tasks.length; i++) sum += fraction[i] * weight[i];
-    shown = Math.max(shown, Math.min(sum / totalWeight, 0.999));
-    bar.update(shown, note);
-  });
-  bar.finish(`${tasks.length} task(s) done`);
-  return res;
+function runPhase(label: string, tasks: Task[], o: ExperimentOptions, workers: number) {
+  // Weights known up front: training counts its epochs, a sampling run counts 1.
+  const weights = tasks.map((t) => (t.kind === "train" ? epochsFor(o.cfg, t.variant) : 1));
+  return runWeightedPhase({ label: `${o.profile} ${label}`, tasks, weights, cfg: o.cfg, paths: o.paths, workers, write: o.progressWrite });
 }

@@ -161,7 +161,8 @@ export function lossCurves(p: NotebookParams, variants: readonly Variant[] = VAR
  * checkpoint retrained or replaced since makes the results stale).
  */
 export function staleReason(res: ExperimentResults, cfg: ExperimentConfig, variants: readonly Variant[], outDir?: string): string | null {
-  const diff = (Object.keys(DEFAULT_CONFIG) as (keyof ExperimentConfig)[]).filter((k) => k !== "workers" && res.config[k] !== cfg[k]);
+  // `workers` and `theory` (whether the theory phase ran) change no number of Table 1.
+  const diff = (Object.keys(DEFAULT_CONFIG) as (keyof ExperimentConfig)[]).filter((k) => k !== "workers" && k !== "theory" && res.config[k] !== cfg[k]);
   if (diff.length > 0) return `its config differs in ${diff.map((k) => `${k} (${res.config[k]} vs ${cfg[k]})`).join(", ")}`;
   const have = (res.meta.variants as string[] | undefined) ?? [];
   const missing = variants.filter((v) => !have.includes(v));

@@ -27,7 +27,9 @@ function fromDenoise(name: ScoreMachine["name"], s: Schedule, denoise: (x: Array
   const eps = (x: ArrayLike<number>, aBar: number) => {
     const x0 = denoise(x, aBar);
     const a = Math.sqrt(aBar), sg = Math.sqrt(1 - aBar);
-    return Float64Array.from(x0, (v, i) => (x[i] - a * v) / sg);
+    const out = new Float64Array(x0.length); // plain loops: TypedArray.from with a map function is ~50x slower
+    for (let i = 0; i < out.length; i++) out[i] = (x[i] - a * x0[i]) / sg;
+    return out;
   };
   return { name, denoise: (x, t) => denoise(x, alphaBar(s, t)), eps: (x, t) => eps(x, alphaBar(s, t)) };
 }
@@ -37,7 +39,9 @@ export function trivialMachine(s: Schedule): ScoreMachine {
   return fromDenoise("trivial", s, (x, aBar) => {
     imagesOf(x);
     const a = Math.sqrt(aBar);
-    return Float64Array.from({ length: x.length }, (_, i) => a * x[i]);
+    const out = new Float64Array(x.length);
+    for (let i = 0; i < out.length; i++) out[i] = a * x[i];
+    return out;
   });
 }
 
@@ -94,10 +98,12 @@ export function gaussianMachine(kind: "gaussianPixel" | "gaussianFull", tokens: 
     return fromDenoise(kind, s, (x, aBar) => {
       imagesOf(x);
       const a = Math.sqrt(aBar), s2 = 1 - aBar;
-      return Float64Array.from({ length: x.length }, (_, i) => {
+      const out = new Float64Array(x.length);
+      for (let i = 0; i < out.length; i++) {
         const j = i % 48;
-        return mean[j] + (a * v[j] * (x[i] - a * mean[j])) / (aBar * v[j] + s2);
-      });
+        out[i] = mean[j] + (a * v[j] * (x[i] - a * mean[j])) / (aBar * v[j] + s2);
+      }
+      return out;
     });
   }
   return fromDenoise(kind, s, (x, aBar) => {

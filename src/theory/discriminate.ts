@@ -14,11 +14,11 @@
  *     against every network.
  *
  * The heavy parts are pure functions of (config, paths, what to compute) returning JSON-serialisable
- * results (`drawWork`, `modelWork`, `sweepWork`); `discriminate` chains them and `summarise`
- * assembles the report, so that a worker pool can run the pieces and cache them.
+ * results (`drawForwardWork`, `machineFinals`, `modelNetworkWork`; `drawWork`, `modelWork` and
+ * `sweepWork` compose them with the light parts), and `summarise` assembles the report.
+ * `runDiscrimination` runs them as the cached units of `theoryPhase.ts` (worker pool, or inline).
  */
 import * as path from "path";
-import { initBackend } from "../backend";
 import { ExperimentConfig } from "../config";
 import { datasetImageKeys, datasetImages } from "../data/dataset";
 import { imagesToTokens } from "../data/layout";
@@ -26,7 +26,6 @@ import { loadOrCreateDataset } from "../data/store";
 import { sampleTokens } from "../ddpm/sampler";
 import { makeSchedule, Schedule } from "../ddpm/schedule";
 import { Paths } from "../experiment/tasks";
-import { writeJsonAtomic } from "../io/atomic";
 import { Variant } from "../model/variants";
 import { Rng } from "../rng";
 import { Band, bandsFor, DEFAULT_BAND_EDGES, ForwardBands, forwardBands } from "./bands";
@@ -35,6 +34,7 @@ import { perSamplePearson, quantile } from "./compare";
 import { MACHINE_DEFAULTS, MACHINE_LABELS, MACHINE_NAMES, MachineName, MachineOptions, makeMachine, machineEpsModel } from "./machines";
 import { loadTrainedNetwork, sampleRng } from "./runTheory";
 import { DEFAULT_SWEEP, isDefaultSetting, sampleSweepSetting, SweepSample, SweepSetting, sweepLabel } from "./sweep";
+import type { DiscriminationIdentity } from "./theoryPhase";
 
 /** A trained model of the study: its checkpoint is `checkpointPath(paths, cfg, variant, seed)`. */
 export interface CheckpointRef {
@@ -83,8 +83,8 @@ export interface DrawWork {
   finals: Record<string, number[]>;
 }
 
-/** 1. Machine vs machine on dataset draw `dataSeed`. */
-export function drawWork(cfg: ExperimentConfig, paths: Paths, dataSeed: number, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): DrawWork {
+/** The heavy part of `drawWork` without the final images: every predictor vs every other and vs the true noise. */
+export function drawForwardWork(cfg: ExperimentConfig, paths: Paths, dataSeed: number, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): DrawWork["forward"] {
   const s = scheduleOf(cfg);
   const { tokens } = drawData(cfg, paths, dataSeed);
   const mo = { ...MACHINE_DEFAULTS, ...st.machineOptions };
@@ -93,17 +93,38 @@ export function drawWork(cfg: ExperimentConfig, paths: Paths, dataSeed: number, 
     model: null, predictors, schedule: s, tokens, n: st.compareSamples, rng: forwardRng(cfg, dataSeed),
     bands: bandsFor(s.options.steps, st.bandEdges), onStep: (d, t) => onStep?.(d, t, `draw ${dataSeed}: predictors on the forward process`),
   });
-  const finals: Record<string, number[]> = {};
-  for (const m of predictors) {
-    finals[m.name] = Array.from(sampleTokens(machineEpsModel(m), s, { n: st.compareSamples, batch: st.compareSamples, rng: sampleRng(cfg, 0) }));
-    onStep?.(1, 1, `draw ${dataSeed}: ${m.name} sampled`);
-  }
+  return { bands: f.bands, n: f.n, vsNoise: f.vsNoise, pairwise: f.pairwise };
+}
+
+/**
+ * Final images of machine `name` (options `mo`, built on draw `dataSeed`) from the comparison noise:
+ * n samples in one batch from `sampleRng(cfg, 0)`, tokens [n, 4, 12].
+ */
+export function machineFinals(cfg: ExperimentConfig, paths: Paths, dataSeed: number, name: MachineName, mo: MachineOptions, n: number, onStep?: (done: number, total: number) => void): Float32Array {
+  const s = scheduleOf(cfg);
+  const { tokens } = drawData(cfg, paths, dataSeed);
+  return sampleTokens(machineEpsModel(makeMachine(name, tokens, s, { ...MACHINE_DEFAULTS, ...mo })), s, { n, batch: n, rng: sampleRng(cfg, 0), onStep });
+}
+
+/** A DrawWork from its parts: the forward comparison and every predictor's final images (plain arrays). */
+export function drawFromParts(dataSeed: number, forward: DrawWork["forward"], finals: Record<string, number[]>, predictors: readonly MachineName[]): DrawWork {
   const pearsonPairs: DrawWork["pearsonPairs"] = {};
-  for (const a of st.predictors) {
+  for (const a of predictors) {
     pearsonPairs[a] = {};
-    for (const b of st.predictors) if (b !== a) pearsonPairs[a][b] = quantile(perSamplePearson(finals[a], finals[b]), 0.5);
+    for (const b of predictors) if (b !== a) pearsonPairs[a][b] = quantile(perSamplePearson(finals[a], finals[b]), 0.5);
   }
-  return { dataSeed, forward: { bands: f.bands, n: f.n, vsNoise: f.vsNoise, pairwise: f.pairwise }, pearsonPairs, finals };
+  return { dataSeed, forward, pearsonPairs, finals };
+}
+
+/** 1. Machine vs machine on dataset draw `dataSeed`. */
+export function drawWork(cfg: ExperimentConfig, paths: Paths, dataSeed: number, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): DrawWork {
+  const forward = drawForwardWork(cfg, paths, dataSeed, st, onStep);
+  const finals: Record<string, number[]> = {};
+  for (const name of st.predictors) {
+    finals[name] = Array.from(machineFinals(cfg, paths, dataSeed, name, st.machineOptions, st.compareSamples));
+    onStep?.(1, 1, `draw ${dataSeed}: ${name} sampled`);
+  }
+  return drawFromParts(dataSeed, forward, finals, st.predictors);
 }
 
 /** The forward-process draws of a dataset draw: the same x0 and z for every model trained on it. */
@@ -132,12 +153,14 @@ export interface ModelWork {
 /** Every unordered pair of predictors, in list order. */
 const allPairs = (names: readonly MachineName[]): [MachineName, MachineName][] => names.flatMap((a, i) => names.slice(i + 1).map((b) => [a, b] as [MachineName, MachineName]));
 
-/** 2. One trained model against every predictor; `draw` is the drawWork of the model's dataset draw. */
-export function modelWork(cfg: ExperimentConfig, paths: Paths, ref: CheckpointRef, draw: DrawWork, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): ModelWork {
+/** The part of `modelWork` that runs the network: banded r^2 on the forward process and its final images. */
+export type ModelNetworkWork = Pick<ModelWork, "variant" | "seed" | "dataSeed" | "checkpoint" | "weights" | "n" | "forward" | "finals">;
+
+/** 2a. One trained model on the forward process of its draw, and its final images from the comparison noise. */
+export function modelNetworkWork(cfg: ExperimentConfig, paths: Paths, ref: CheckpointRef, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): ModelNetworkWork {
   const s = scheduleOf(cfg);
   const net = loadTrainedNetwork(cfg, paths, ref.variant, ref.seed, st.weights);
   try {
-    if (net.dataSeed !== draw.dataSeed) throw new Error(`${ref.variant} seed ${ref.seed} was trained on draw ${net.dataSeed}, not on draw ${draw.dataSeed}`);
     const { tokens } = drawData(cfg, paths, net.dataSeed);
     const mo = { ...MACHINE_DEFAULTS, ...st.machineOptions };
     const predictors = st.predictors.map((n) => makeMachine(n, tokens, s, mo));
@@ -150,25 +173,36 @@ export function modelWork(cfg: ExperimentConfig, paths: Paths, ref: CheckpointRe
       n: st.compareSamples, batch: st.compareSamples, rng: sampleRng(cfg, 0),
       onStep: (d, t) => onStep?.(d, t, `${ref.variant} seed ${ref.seed}: same-noise samples`),
     });
-    const pearson: Record<string, number[]> = {};
-    const pearsonMedian: Record<string, number> = {};
-    for (const p of st.predictors) {
-      if (!draw.finals[p]) throw new Error(`draw ${draw.dataSeed} has no final images of predictor '${p}'`);
-      pearson[p] = Array.from(perSamplePearson(finals, draw.finals[p]));
-      pearsonMedian[p] = quantile(pearson[p], 0.5);
-    }
-    const rng = new Rng(cfg.sampleSeed).split(`bootstrap/${ref.variant}/seed${ref.seed}`);
-    const differences = (st.pairs ?? allPairs(st.predictors)).map(([a, b]) => ({
-      a, b, interval: pairedBootstrap(pearson[a], pearson[b], { rng, resamples: st.bootstrapResamples, statistic: "median" }),
-    }));
     return {
       variant: ref.variant, seed: ref.seed, dataSeed: net.dataSeed, checkpoint: path.relative(paths.outDir, net.file), weights: st.weights,
-      n: st.compareSamples, forward: { bands: f.bands, n: f.n, vsNetwork: f.vsNetwork, vsNoise: f.vsNoise }, pearson, pearsonMedian, differences,
-      finals: Array.from(finals),
+      n: st.compareSamples, forward: { bands: f.bands, n: f.n, vsNetwork: f.vsNetwork, vsNoise: f.vsNoise }, finals: Array.from(finals),
     };
   } finally {
     net.dispose();
   }
+}
+
+/** 2b. The network's final images against every predictor's (`draw`, the model's dataset draw): Pearson r and paired bootstrap. */
+export function modelFromParts(cfg: ExperimentConfig, net: ModelNetworkWork, draw: DrawWork, st: DiscriminationSettings): ModelWork {
+  if (net.dataSeed !== draw.dataSeed) throw new Error(`${net.variant} seed ${net.seed} was trained on draw ${net.dataSeed}, not on draw ${draw.dataSeed}`);
+  const pearson: Record<string, number[]> = {};
+  const pearsonMedian: Record<string, number> = {};
+  for (const p of st.predictors) {
+    if (!draw.finals[p]) throw new Error(`draw ${draw.dataSeed} has no final images of predictor '${p}'`);
+    pearson[p] = Array.from(perSamplePearson(net.finals, draw.finals[p]));
+    pearsonMedian[p] = quantile(pearson[p], 0.5);
+  }
+  const rng = new Rng(cfg.sampleSeed).split(`bootstrap/${net.variant}/seed${net.seed}`);
+  const differences = (st.pairs ?? allPairs(st.predictors)).map(([a, b]) => ({
+    a, b, interval: pairedBootstrap(pearson[a], pearson[b], { rng, resamples: st.bootstrapResamples, statistic: "median" }),
+  }));
+  const { finals, ...rest } = net;
+  return { ...rest, pearson, pearsonMedian, differences, finals };
+}
+
+/** 2. One trained model against every predictor; `draw` is the drawWork of the model's dataset draw. */
+export function modelWork(cfg: ExperimentConfig, paths: Paths, ref: CheckpointRef, draw: DrawWork, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): ModelWork {
+  return modelFromParts(cfg, modelNetworkWork(cfg, paths, ref, st, onStep), draw, st);
 }
 
 /** 4. One sweep setting on one draw (sampling runs and comparison-noise finals). */
@@ -223,6 +257,8 @@ export interface DiscriminationResults {
   models: Omit<ModelWork, "finals">[];
   variants: VariantSummary[];
   sweep: SweepRow[] | null;
+  /** What was asked and the weights it was computed from, checked before the file is reused (theoryPhase.ts). */
+  identity?: DiscriminationIdentity;
 }
 
 /** 3. Assemble the report from the pieces (pure; drops the final images). */
@@ -282,45 +318,30 @@ export interface DiscriminationOptions extends Partial<DiscriminationSettings> {
   checkpoints: readonly CheckpointRef[];
   /** Output file (default `<paths.outDir>/theory-discrimination.json`); null writes nothing. */
   outFile?: string | null;
+  /** Worker threads for the units (default 1: this thread, in order). */
+  workers?: number;
   onProgress?: (done: number, total: number, note: string) => void;
   log?: (line: string) => void;
 }
 
-/** Run 1-4 for every checkpoint (inline, in order) and write the report (see module comment). */
-export async function runDiscrimination(o: DiscriminationOptions): Promise<DiscriminationResults> {
-  const { cfg, paths, checkpoints, outFile, onProgress, log = (l: string) => console.log(l), ...rest } = o;
-  if (checkpoints.length === 0) throw new Error("runDiscrimination: no checkpoints given");
-  // An option given as undefined keeps its default.
-  const st: DiscriminationSettings = { ...DISCRIMINATION_DEFAULTS, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
+/** The settings of a call: defaults filled in (an option given as undefined keeps its default), predictors checked. */
+export function discriminationSettings(o: Partial<DiscriminationSettings>): DiscriminationSettings {
+  const st: DiscriminationSettings = { ...DISCRIMINATION_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
   for (const p of st.predictors) if (!MACHINE_NAMES.includes(p)) throw new Error(`unknown predictor '${p}'`);
-  const info = await initBackend();
-  const started = new Date();
-  // Which draw each model trained on is read from its checkpoint; group the work by draw.
-  const dataSeedOfRef = (r: CheckpointRef) => { const net = loadTrainedNetwork(cfg, paths, r.variant, r.seed, st.weights); net.dispose(); return net.dataSeed; };
-  const refs = checkpoints.map((r) => ({ ...r, dataSeed: dataSeedOfRef(r) }));
-  const draws: DrawWork[] = [];
-  for (const d of [...new Set(refs.map((r) => r.dataSeed))]) {
-    draws.push(drawWork(cfg, paths, d, st, onProgress));
-    log(`draw ${d}: predictors compared and sampled`);
-  }
-  const models: ModelWork[] = [];
-  for (const r of refs) {
-    const m = modelWork(cfg, paths, r, draws.find((d) => d.dataSeed === r.dataSeed)!, st, onProgress);
-    models.push(m);
-    log(`${r.variant} seed ${r.seed}: median Pearson ${Object.entries(m.pearsonMedian).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(", ")}`);
-  }
-  let sweep: SweepSample[] | null = null;
-  if (st.sweep) {
-    sweep = [];
-    for (const setting of st.sweep) {
-      for (const d of draws) sweep.push(sweepWork(cfg, paths, d.dataSeed, setting, st));
-      onProgress?.(sweep.length, st.sweep.length * draws.length, `sweep ${sweepLabel(setting)}`);
-    }
-  }
-  const meta = { backend: info.name, tfjsVersion: info.tfjsVersion, started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, comparisonNoise: `new Rng(sampleSeed + 0).split("sample"), batch = compareSamples` };
-  const results = summarise(cfg, st, draws, models, sweep, meta);
-  results.meta.seconds = (Date.now() - started.getTime()) / 1000;
-  const file = outFile === undefined ? path.join(paths.outDir, "theory-discrimination.json") : outFile;
-  if (file) writeJsonAtomic(file, results);
-  return results;
+  return st;
+}
+
+/**
+ * Run 1-4 for every checkpoint and write the report (see module comment): the units of
+ * `theoryPhase.ts`, computed in this thread unless `workers` > 1, each cached in `<outDir>/theory/`
+ * and reused when its identity (and the checkpoint's weights) match.
+ */
+export async function runDiscrimination(o: DiscriminationOptions): Promise<DiscriminationResults> {
+  const { cfg, paths, checkpoints, outFile, onProgress, log, workers, ...rest } = o;
+  const { computeTheory } = await import("./theoryPhase"); // lazy: theoryPhase imports this module
+  const r = await computeTheory({
+    cfg, paths, workers: workers ?? 1, log, onProgress,
+    discrimination: { checkpoints: [...checkpoints], settings: discriminationSettings(rest) }, discriminationFile: outFile,
+  });
+  return r.discrimination!;
 }

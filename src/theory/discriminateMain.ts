@@ -13,11 +13,15 @@
  *  - COMPARE_SAMPLES  forward images and same-noise samples per model (default 200)
  *  - SWEEP        1 (default) to sweep the Eq. 8 machine's choices, 0 to skip; SWEEP_RUNS runs each (default 1)
  *  - OUT_FILE     output (default <OUT_DIR>/theory-discrimination.json)
+ *
+ * The work runs as the theory phase's cached units (src/theory/theoryPhase.ts) over worker threads on
+ * all cores (config key `workers`); `npm run experiment` runs the same phase after sampling.
  */
 import * as path from "path";
 import { parseRangeList } from "../cli/args";
 import { parseProfile, resolveConfig } from "../config";
 import { studyModels } from "../experiment/models";
+import { workerCount } from "../experiment/pool";
 import { parseVariant, VARIANTS } from "../model/variants";
 import { CheckpointRef, runDiscrimination } from "./discriminate";
 import { discriminationMarkdown } from "./discriminateReport";
@@ -39,14 +43,12 @@ export async function discriminateMain(env: NodeJS.ProcessEnv = process.env): Pr
   const seeds = env.SEEDS ? parseRangeList("SEEDS", env.SEEDS) : studyModels(cfg).map((m) => m.seed);
   const checkpoints = env.CHECKPOINTS ? parseCheckpointList(env.CHECKPOINTS) : variants.flatMap((variant) => seeds.map((seed) => ({ variant, seed })));
   if (env.SWEEP !== undefined && env.SWEEP !== "0" && env.SWEEP !== "1") throw new Error(`SWEEP must be 0 or 1, got '${env.SWEEP}'`);
-  let lastNote = "";
   const r = await runDiscrimination({
-    cfg, paths: { outDir, dataDir: "data" }, checkpoints,
+    cfg, paths: { outDir, dataDir: "data" }, checkpoints, workers: workerCount(cfg),
     ...(env.COMPARE_SAMPLES ? { compareSamples: Number(env.COMPARE_SAMPLES) } : {}),
     ...(env.SWEEP === "0" ? { sweep: null } : {}),
     ...(env.SWEEP_RUNS ? { sweepRuns: Number(env.SWEEP_RUNS) } : {}),
     outFile: env.OUT_FILE ?? path.join(outDir, "theory-discrimination.json"),
-    onProgress: (_d, _t, note) => { if (note !== lastNote) { lastNote = note; console.error(`.. ${note}`); } },
   });
   console.log(discriminationMarkdown(r));
   console.log(`${r.meta.seconds} s`);

@@ -273,5 +273,5 @@ export function parseMachine(name: string): MachineName {
 
 /** The machine as the sampler's EpsModel: xt [B, 4, 12] -> eps [B, 4, 12] (float64 math, float32 out). */
 export function machineEpsModel(m: ScoreMachine): EpsModel {
-  return (xt, t) => tf.tensor3d(Float32Array.from(m.eps(xt.dataSync(), t)), xt.shape as [number, number, number]);
+  return (xt, t) => tf.tensor3d(new Float32Array(m.eps(xt.dataSync(), t)), xt.shape as [number, number, number]);
 }

@@ -3,23 +3,19 @@
  * models' sampler, seeds and sample counts and score them with every SPEC metric (Table-1 rows);
  * compare machines with each trained variant along its own trajectories (r^2 vs t) and on final
  * images from the same noise (median Pearson r); add the derivation checks; write
- * `<outDir>/theory.json` atomically. Called by notebooks/09_score_machines.ipynb.
+ * `<outDir>/theory.json` atomically. The pieces are here; `runTheory` runs them as the cached units
+ * of `theoryPhase.ts` (as the experiment's theory phase and notebooks/09_score_machines.ipynb do).
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../backend";
 import { ExperimentConfig } from "../config";
-import { datasetImageKeys, datasetImages } from "../data/dataset";
-import { imagesToTokens } from "../data/layout";
-import { loadOrCreateDataset } from "../data/store";
 import { EpsModel, sampleTokens } from "../ddpm/sampler";
-import { makeSchedule, Schedule } from "../ddpm/schedule";
+import { Schedule } from "../ddpm/schedule";
 import { evaluateTokens, METRIC_NAMES, MetricName, MetricValues } from "../eval/metrics";
-import { ModelSummary, table1Markdown, table1Rows } from "../eval/report";
+import { ModelSummary, table1Rows } from "../eval/report";
 import { summarize, Summary } from "../eval/stats";
-import { checkpointPath, checkpointRequest, OnProgress, Paths, trainTask } from "../experiment/tasks";
-import { writeJsonAtomic } from "../io/atomic";
+import { checkpointPath, checkpointRequest, OnProgress, Paths } from "../experiment/tasks";
 import { networkEpsModel } from "../model/eps-model";
 import { disposeParams, packedLayout, unpackTensors } from "../model/packed";
 import { Variant } from "../model/variants";
@@ -28,7 +24,8 @@ import { checkpointTensor, readCheckpoint, readFinishedCheckpoint } from "../tra
 import { libraryVersion } from "../version";
 import { compareAlongTrajectory, compareOnForwardProcess, perSamplePearson, perSampleR2, quantile, quoteTimesteps } from "./compare";
 import { CheckResult } from "./derivationsCheck";
-import { MACHINE_DEFAULTS, MACHINE_LABELS, MachineName, MachineOptions, makeMachine, machineEpsModel, ScoreMachine, THEORY_MACHINES } from "./machines";
+import type { TheoryIdentity } from "./theoryPhase";
+import { MachineName, MachineOptions, machineEpsModel, ScoreMachine, THEORY_MACHINES } from "./machines";
 
 /** One sampling run of a machine, scored like a trained model's run (model = "machine:<name>"). */
 export interface MachineRunMetrics {
@@ -80,6 +77,8 @@ export interface TheoryResults {
   comparisons: VariantComparison[];
   skipped: { variant: Variant; reason: string }[];
   derivations: CheckResult[];
+  /** What was asked and the weights it was computed from, checked before the file is reused (theoryPhase.ts). */
+  identity?: TheoryIdentity;
 }
 
 export interface TheoryOptions {
@@ -106,12 +105,14 @@ export interface TheoryOptions {
   derivations?: boolean;
   /** Output file (default `<paths.outDir>/theory.json`); null writes nothing. */
   outFile?: string | null;
+  /** Worker threads for the units (default 1: this thread, in order). */
+  workers?: number;
   onProgress?: OnProgress;
   log?: (line: string) => void;
 }
 
 /** libraryVersion(), also inside tslab, where __dirname is the unresolved notebooks/src symlink path. */
-function versionOf(): string {
+export function versionOf(): string {
   try {
     return libraryVersion();
   } catch {
@@ -148,15 +149,16 @@ export function loadTrainedNetwork(cfg: ExperimentConfig, paths: Paths, variant:
 /** The sampling generator of run `run`, exactly as the trained models' sampleTask uses it. */
 export const sampleRng = (cfg: ExperimentConfig, run: number): Rng => new Rng(cfg.sampleSeed + run).split("sample");
 
+/** Sampling run `run` of a machine: cfg.samples in batches of cfg.sampleBatch, seeded as sampleTask seeds run `run`, scored. */
+export function machineRun(cfg: ExperimentConfig, m: ScoreMachine, s: Schedule, trainingKeys: Set<string>, run: number, onStep?: (done: number, total: number) => void): MachineRunMetrics {
+  const t0 = Date.now();
+  const tokens = sampleTokens(machineEpsModel(m), s, { n: cfg.samples, batch: cfg.sampleBatch, rng: sampleRng(cfg, run), onStep });
+  return { model: machineModelName(m.name), machine: m.name, run, samples: cfg.samples, metrics: evaluateTokens(tokens, trainingKeys), seconds: (Date.now() - t0) / 1000 };
+}
+
 /** Sample `cfg.runs` runs of `cfg.samples` from a machine and score them (same seeds as sampleTask). */
 export function machineRuns(cfg: ExperimentConfig, m: ScoreMachine, s: Schedule, trainingKeys: Set<string>, onStep?: (run: number, done: number, total: number) => void): MachineRunMetrics[] {
-  const out: MachineRunMetrics[] = [];
-  for (let run = 0; run < cfg.runs; run++) {
-    const t0 = Date.now();
-    const tokens = sampleTokens(machineEpsModel(m), s, { n: cfg.samples, batch: cfg.sampleBatch, rng: sampleRng(cfg, run), onStep: (d, t) => onStep?.(run, d, t) });
-    out.push({ model: machineModelName(m.name), machine: m.name, run, samples: cfg.samples, metrics: evaluateTokens(tokens, trainingKeys), seconds: (Date.now() - t0) / 1000 });
-  }
-  return out;
+  return Array.from({ length: cfg.runs }, (_, run) => machineRun(cfg, m, s, trainingKeys, run, (d, t) => onStep?.(run, d, t)));
 }
 
 /** ModelSummary-shaped summaries of machine runs (one per machine, in `names` order). */
@@ -174,6 +176,50 @@ export function machineTable1Rows(runs: MachineRunMetrics[], names: readonly Mac
   return table1Rows(summarizeMachineRuns(runs, names));
 }
 
+/** The part of a comparison that runs the network: everything but the agreement of final images. */
+export type NetworkComparison = Omit<VariantComparison, "variant" | "seed" | "weights" | "checkpoint" | "pearson" | "finalR2Median"> & {
+  /** The network's final images from the comparison noise (`rng`, batch n), tokens [n, 4, 12]. */
+  finalTokens: Float32Array;
+};
+
+/**
+ * The heavy half of `compareWithNetwork`: r^2 of eps (and of x0) along the network's trajectories,
+ * r^2 of eps on the forward process of the training `tokens`, and the network's final images.
+ */
+export function compareNetwork(o: {
+  model: EpsModel; machines: readonly ScoreMachine[]; tokens: ArrayLike<number>; schedule: Schedule; rng: Rng; n: number;
+  onStep?: (done: number, total: number) => void;
+}): NetworkComparison {
+  const { model, machines, tokens, schedule: s, rng, n } = o;
+  const c = compareAlongTrajectory(model, machines, s, { n, batch: n, rng, onStep: o.onStep });
+  const fwd = compareOnForwardProcess(model, machines, s, tokens, { n, rng: rng.split("forward") });
+  const at = (curve: number[]) => Object.fromEntries(quoteTimesteps(s.options.steps).map((t) => [String(t), curve[t]]));
+  const r2At: VariantComparison["r2At"] = {};
+  const r2ForwardAt: VariantComparison["r2ForwardAt"] = {};
+  for (const m of machines) {
+    r2At[m.name] = at(c.r2[m.name]);
+    r2ForwardAt[m.name] = at(fwd.r2[m.name]);
+  }
+  return { n, r2: c.r2, rho2: c.rho2, r2X0: c.r2X0, r2At, r2Forward: fwd.r2, r2ForwardAt, r2Pooled: c.r2Pooled, r2ForwardPooled: fwd.r2Pooled, finalTokens: c.finalTokens };
+}
+
+/**
+ * The light half: Pearson r / r^2 of the network's final images vs `machineFinals` (machine samples
+ * from the same noise, n and batch), per machine in `names` order; a comparison in theory.json's form.
+ */
+export function finishComparison(c: NetworkComparison, machineFinals: Record<string, ArrayLike<number>>, names: readonly string[]): Omit<VariantComparison, "variant" | "seed" | "weights" | "checkpoint"> {
+  const pearson: VariantComparison["pearson"] = {};
+  const finalR2Median: VariantComparison["finalR2Median"] = {};
+  for (const m of names) {
+    if (!machineFinals[m]) throw new Error(`no final images of machine '${m}' to compare with`);
+    const r = perSamplePearson(c.finalTokens, machineFinals[m]);
+    pearson[m] = { median: quantile(r, 0.5), q25: quantile(r, 0.25), q75: quantile(r, 0.75) };
+    finalR2Median[m] = quantile(perSampleR2(c.finalTokens, machineFinals[m]), 0.5);
+  }
+  const { finalTokens: _f, ...rest } = c;
+  return { ...rest, pearson, finalR2Median };
+}
+
 /**
  * Compare machines with one network: r^2 of eps (and of x0) along its trajectories, r^2 of eps on the
  * forward process of the training `tokens`, and Pearson r / r^2 of its final images vs `machineFinals`
@@ -183,97 +229,20 @@ export function compareWithNetwork(o: {
   model: EpsModel; machines: readonly ScoreMachine[]; machineFinals: Record<string, Float32Array>; tokens: ArrayLike<number>;
   schedule: Schedule; rng: Rng; n: number; onStep?: (done: number, total: number) => void;
 }): Omit<VariantComparison, "variant" | "seed" | "weights" | "checkpoint"> {
-  const { model, machines, machineFinals, tokens, schedule: s, rng, n } = o;
-  const c = compareAlongTrajectory(model, machines, s, { n, batch: n, rng, onStep: o.onStep });
-  const fwd = compareOnForwardProcess(model, machines, s, tokens, { n, rng: rng.split("forward") });
-  const r2Forward = fwd.r2;
-  const at = (curve: number[]) => Object.fromEntries(quoteTimesteps(s.options.steps).map((t) => [String(t), curve[t]]));
-  const r2At: VariantComparison["r2At"] = {};
-  const r2ForwardAt: VariantComparison["r2ForwardAt"] = {};
-  const pearson: VariantComparison["pearson"] = {};
-  const finalR2Median: VariantComparison["finalR2Median"] = {};
-  for (const m of machines) {
-    r2At[m.name] = at(c.r2[m.name]);
-    r2ForwardAt[m.name] = at(r2Forward[m.name]);
-    const r = perSamplePearson(c.finalTokens, machineFinals[m.name]);
-    pearson[m.name] = { median: quantile(r, 0.5), q25: quantile(r, 0.25), q75: quantile(r, 0.75) };
-    finalR2Median[m.name] = quantile(perSampleR2(c.finalTokens, machineFinals[m.name]), 0.5);
-  }
-  return { n, r2: c.r2, rho2: c.rho2, r2X0: c.r2X0, r2At, r2Forward, r2ForwardAt, r2Pooled: c.r2Pooled, r2ForwardPooled: fwd.r2Pooled, pearson, finalR2Median };
+  return finishComparison(compareNetwork(o), o.machineFinals, o.machines.map((m) => m.name));
 }
 
-/** Run everything and write theory.json (see module comment). */
+/**
+ * Run everything and write theory.json (see module comment): the units of `src/theory/theoryPhase.ts`
+ * (machine runs, machine finals, one comparison per variant), computed in this thread unless
+ * `workers` > 1, each cached in `<outDir>/theory/` and reused when its identity matches.
+ */
 export async function runTheory(o: TheoryOptions): Promise<TheoryResults> {
-  const { cfg, paths } = o;
-  const log = o.log ?? ((line: string) => console.log(line));
-  const info = await initBackend();
-  const started = new Date();
-  const names = o.machines ?? THEORY_MACHINES;
-  const mo: Required<MachineOptions> = { ...MACHINE_DEFAULTS, ...o.machineOptions };
-  const seed = o.seed ?? cfg.seed;
-  const weights = o.weights ?? (cfg.useEma ? "ema" : "raw");
-  const nCompare = o.compareSamples ?? 200;
-  // 1. data, schedule, machines
-  const ds = loadOrCreateDataset(paths.dataDir, { size: cfg.datasetSize, seed: cfg.datasetSeed });
-  const tokens = imagesToTokens(datasetImages(ds));
-  const keys = datasetImageKeys(ds);
-  const s = makeSchedule({ steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
-  const machines = names.map((n) => makeMachine(n, tokens, s, mo));
-  // 2. machine runs with the trained models' seeds and counts
-  const runs: MachineRunMetrics[] = [];
-  for (const m of machines) {
-    runs.push(...machineRuns(cfg, m, s, keys, (run, d, t) => { if (d % 100 === 0 || d === t) o.onProgress?.(d, t, `machine:${m.name} run ${run + 1}/${cfg.runs}`); }));
-    const f = runs.filter((r) => r.machine === m.name).map((r) => r.metrics.functional);
-    log(`machine:${m.name}: functional ${(100 * f.reduce((a, b) => a + b, 0) / f.length).toFixed(2)} % over ${cfg.runs} x ${cfg.samples} samples`);
-  }
-  const summaries = summarizeMachineRuns(runs, names);
-  // 3. machine finals from the comparison noise (shared by every variant)
-  const machineFinals: Record<string, Float32Array> = {};
-  for (const m of machines) machineFinals[m.name] = sampleTokens(machineEpsModel(m), s, { n: nCompare, batch: nCompare, rng: sampleRng(cfg, 0) });
-  // 4. comparisons with every trained variant
-  const comparisons: VariantComparison[] = [];
-  const skipped: TheoryResults["skipped"] = [];
-  for (const variant of o.variants) {
-    const file = checkpointPath(paths, cfg, variant, seed);
-    const finished = fs.existsSync(file) && (() => { const ck = readCheckpoint(file); return ck.step >= ck.totalSteps; })();
-    if (!finished) {
-      const why = fs.existsSync(file) ? `checkpoint ${file} is unfinished` : `no checkpoint ${file}`;
-      if ((o.missing ?? "train") === "skip") { skipped.push({ variant, reason: why }); log(`skip ${variant}: ${why}`); continue; }
-      if (o.missing === "error") throw new Error(`${why}; train it first or pass missing: "train" | "skip"`);
-      trainTask(cfg, paths, variant, seed, o.onProgress);
-    }
-    const net = loadTrainedNetwork(cfg, paths, variant, seed, weights);
-    if (net.dataSeed !== cfg.datasetSeed) {
-      net.dispose();
-      throw new Error(`${variant} seed ${seed} was trained on dataset draw ${net.dataSeed}, the machines on draw ${cfg.datasetSeed}; use runDiscrimination (src/theory/discriminate.ts) for several draws`);
-    }
-    try {
-      const c = compareWithNetwork({
-        model: net.model, machines, machineFinals, tokens, schedule: s, rng: sampleRng(cfg, 0), n: nCompare,
-        onStep: (d, t) => { if (d % 100 === 0 || d === t) o.onProgress?.(d, t, `compare ${variant}`); },
-      });
-      comparisons.push({ variant, seed, weights, checkpoint: path.relative(paths.outDir, file), ...c });
-      const at = (curve: number[]) => [0, 100, 500].map((t) => curve[t]?.toFixed(3)).join("/");
-      log(`${variant}: eps r2 at t=0/100/500 along trajectories ${names.map((n) => `${n} ${at(c.r2[n])}`).join(", ")}; on the forward process ${names.map((n) => `${n} ${at(c.r2Forward[n])}`).join(", ")}; loss-weighted pooled ${names.map((n) => `${n} ${c.r2Pooled[n].toFixed(3)}/${c.r2ForwardPooled[n].toFixed(3)}`).join(", ")}; median Pearson ${names.map((n) => `${n} ${c.pearson[n].median.toFixed(3)}`).join(", ")}`);
-    } finally {
-      net.dispose();
-    }
-  }
-  // 5. derivation checks, then write
-  const derivations = o.derivations === false ? [] : (await import("./derivations")).runAllDerivationChecks();
-  const results: TheoryResults = {
-    meta: { libraryVersion: versionOf(), backend: info.name, tfjsVersion: info.tfjsVersion, started: started.toISOString(), seconds: (Date.now() - started.getTime()) / 1000, seed, weights, compareSamples: nCompare, comparisonNoise: `new Rng(sampleSeed + 0).split("sample"), batch = compareSamples` },
-    config: cfg,
-    machineOptions: mo,
-    machines: names.map((n) => ({ name: n, model: machineModelName(n), label: MACHINE_LABELS[n] })),
-    runs,
-    table1: table1Rows(summaries),
-    table1Markdown: table1Markdown(summaries),
-    comparisons,
-    skipped,
-    derivations,
-  };
-  const outFile = o.outFile === undefined ? path.join(paths.outDir, "theory.json") : o.outFile;
-  if (outFile) writeJsonAtomic(outFile, results);
-  return results;
+  const { computeTheory, theoryPart } = await import("./theoryPhase"); // lazy: theoryPhase imports this module
+  const r = await computeTheory({
+    cfg: o.cfg, paths: o.paths, workers: o.workers ?? 1, log: o.log, onProgress: o.onProgress,
+    theory: theoryPart(o.cfg, { variants: o.variants, seed: o.seed, weights: o.weights, machines: o.machines, machineOptions: o.machineOptions, compareSamples: o.compareSamples, missing: o.missing }),
+    derivations: o.derivations, theoryFile: o.outFile,
+  });
+  return r.theory!;
 }

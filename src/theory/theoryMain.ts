@@ -10,10 +10,14 @@
  *  - VARIANTS   comma-separated trained variants (default all four)
  *  - MISSING    train | skip | error for a missing or unfinished checkpoint (default skip)
  *  - COMPARE_SAMPLES trajectories per comparison (default 200)
+ *
+ * The work runs as the theory phase's cached units (src/theory/theoryPhase.ts) over worker threads on
+ * all cores (config key `workers`); `npm run experiment` runs the same phase after sampling.
  */
 import * as path from "path";
 import { parseProfile, resolveConfig } from "../config";
 import { parseVariant, VARIANTS } from "../model/variants";
+import { workerCount } from "../experiment/pool";
 import { runTheory } from "./runTheory";
 
 /** Read the environment, run `runTheory`, print the machines' Table 1 and the comparison summary. */
@@ -24,12 +28,10 @@ export async function theoryMain(env: NodeJS.ProcessEnv = process.env): Promise<
   const missing = env.MISSING ?? "skip";
   if (missing !== "train" && missing !== "skip" && missing !== "error") throw new Error(`MISSING must be train, skip or error, got '${missing}'`);
   const variants = env.VARIANTS ? env.VARIANTS.split(",").map((v) => parseVariant(v.trim())) : VARIANTS;
-  let lastNote = "";
   const r = await runTheory({
-    cfg, paths: { outDir, dataDir: "data" }, variants, missing,
+    cfg, paths: { outDir, dataDir: "data" }, variants, missing, workers: workerCount(cfg),
     compareSamples: env.COMPARE_SAMPLES ? Number(env.COMPARE_SAMPLES) : undefined,
     outFile: env.THEORY_OUT ?? path.join(outDir, "theory.json"),
-    onProgress: (done, total, note) => { if (note !== lastNote) { lastNote = note; console.error(`.. ${note}`); } },
   });
   console.log(r.table1Markdown);
   for (const c of r.comparisons) {

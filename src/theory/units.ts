@@ -1,0 +1,257 @@
+/**
+ * The theory phase's units of work (src/theory/theoryPhase.ts plans and assembles them), each a pool
+ * task that runs inline or in a worker thread and is cached in `<outDir>/theory/` with its identity:
+ *
+ *  - `machine-run`:     one sampling run of a score machine (cfg.samples, seed sampleSeed + run),
+ *                       scored with every metric (runTheory's Table-1 rows; a sweep setting's runs);
+ *  - `machine-finals`:  a machine's final images from the comparison noise (n in one batch);
+ *  - `draw-forward`:    every predictor against every other and the true noise, banded r^2 on the
+ *                       forward process of one dataset draw (discrimination, no network);
+ *  - `network-compare`: one trained network against the machines along its trajectories and on the
+ *                       forward process, and its final images (runTheory's comparison);
+ *  - `network-bands`:   one trained network against every predictor, banded r^2 on the forward
+ *                       process, and its final images (discrimination's per-model work);
+ *  - `derivations`:     every derivation check of the paper (`runAllDerivationChecks`; no config).
+ *
+ * None depends on another: the light work that combines them (Pearson r of final images, bootstrap,
+ * tables) is done when the phase assembles theory.json and theory-discrimination.json.
+ *
+ * A cached unit records its identity (the unit, every config value it depends on, the training
+ * hash of a compared checkpoint), the library version and, for network units, the weights of the
+ * checkpoint it ran (`weightsSha256`). It is reused only when all match; a retrained checkpoint or
+ * another library version computes it again; a file that holds another unit's identity, or that is
+ * corrupt, is an error naming it.
+ */
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { ExperimentConfig } from "../config";
+import { datasetImageKeys, datasetImages } from "../data/dataset";
+import { imagesToTokens } from "../data/layout";
+import { loadOrCreateDataset } from "../data/store";
+import { makeSchedule } from "../ddpm/schedule";
+import { dataSeedOf } from "../experiment/models";
+import { checkpointPath, checkpointRequest, OnProgress, Paths, trainingHash } from "../experiment/tasks";
+import { writeFileAtomic } from "../io/atomic";
+import { Variant } from "../model/variants";
+import { readFinishedCheckpoint } from "../train/checkpoint";
+import { runAllDerivationChecks } from "./derivations";
+import { CheckResult } from "./derivationsCheck";
+import { DISCRIMINATION_DEFAULTS, DiscriminationSettings, drawForwardWork, DrawWork, machineFinals, ModelNetworkWork, modelNetworkWork } from "./discriminate";
+import { MACHINE_DEFAULTS, MachineName, MachineOptions, makeMachine } from "./machines";
+import { compareNetwork, loadTrainedNetwork, machineRun, MachineRunMetrics, NetworkComparison, sampleRng, versionOf } from "./runTheory";
+
+/** Version of the unit files' layout; another version is computed again. */
+export const UNIT_FORMAT = 1;
+
+export type TheoryUnit =
+  | { kind: "machine-run"; machine: MachineName; options: MachineOptions; dataSeed: number; run: number }
+  | { kind: "machine-finals"; machine: MachineName; options: MachineOptions; dataSeed: number; n: number }
+  | { kind: "draw-forward"; dataSeed: number; predictors: MachineName[]; options: Required<MachineOptions>; n: number; bandEdges: number[] }
+  | { kind: "network-compare"; variant: Variant; seed: number; weights: "ema" | "raw"; machines: MachineName[]; options: Required<MachineOptions>; n: number }
+  | { kind: "network-bands"; variant: Variant; seed: number; weights: "ema" | "raw"; predictors: MachineName[]; options: Required<MachineOptions>; n: number; bandEdges: number[] }
+  | { kind: "derivations" };
+
+export type UnitKind = TheoryUnit["kind"];
+
+/** What each kind of unit computes. */
+export interface UnitResults {
+  "machine-run": MachineRunMetrics;
+  /** Tokens [n, 4, 12]. */
+  "machine-finals": { finals: Float32Array };
+  "draw-forward": DrawWork["forward"];
+  "network-compare": NetworkComparison & { dataSeed: number; checkpoint: string };
+  "network-bands": Omit<ModelNetworkWork, "finals"> & { finals: Float32Array };
+  derivations: CheckResult[];
+}
+
+export type TheoryUnitResult = {
+  [K in UnitKind]: {
+    kind: K;
+    /** The unit's cache file. */
+    file: string;
+    status: "computed" | "reused";
+    /** Seconds it took to compute (when it was computed). */
+    seconds: number;
+    result: UnitResults[K];
+  };
+}[UnitKind];
+
+/** A machine's options as they affect it: only the attention machine reads more than `aggregate` (so units are shared). */
+export function machineOptionsFor(machine: MachineName, o: MachineOptions): MachineOptions {
+  const all = { ...MACHINE_DEFAULTS, ...o };
+  return machine === "attention" ? all : { aggregate: all.aggregate };
+}
+
+/** JSON with sorted keys: equal values give equal text whatever order their keys were built in. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+const isNetworkUnit = (u: TheoryUnit): u is Extract<TheoryUnit, { kind: "network-compare" | "network-bands" }> => u.kind === "network-compare" || u.kind === "network-bands";
+
+/** Everything that decides a unit's result: the unit, the config values it reads, the compared model's training. */
+export function unitIdentity(cfg: ExperimentConfig, u: TheoryUnit): Record<string, unknown> {
+  if (u.kind === "derivations") return { format: UNIT_FORMAT, ...u }; // the checks read no config
+  const base = {
+    format: UNIT_FORMAT, datasetSize: cfg.datasetSize, diffusionSteps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd,
+    sampleSeed: cfg.sampleSeed, ...u,
+  };
+  if (u.kind === "machine-run") return { ...base, samples: cfg.samples, sampleBatch: cfg.sampleBatch };
+  if (isNetworkUnit(u)) {
+    const dataSeed = dataSeedOf(cfg, u.seed);
+    return { ...base, dataSeed, trainingHash: trainingHash(cfg, dataSeed) };
+  }
+  return base;
+}
+
+/** Where a unit is cached: `<outDir>/theory/<kind>-<readable key>-<identity hash>.json`. */
+export function unitPath(p: Paths, cfg: ExperimentConfig, u: TheoryUnit): string {
+  const hash = createHash("sha256").update(canonicalJson(unitIdentity(cfg, u))).digest("hex").slice(0, 12);
+  const key = (() => {
+    switch (u.kind) {
+      case "machine-run": return `${u.machine}-data${u.dataSeed}-run${u.run}`;
+      case "machine-finals": return `${u.machine}-data${u.dataSeed}-n${u.n}`;
+      case "draw-forward": return `data${u.dataSeed}-n${u.n}`;
+      case "network-compare":
+      case "network-bands": return `${u.variant}-data${dataSeedOf(cfg, u.seed)}-seed${u.seed}-${u.weights}-n${u.n}`;
+      case "derivations": return "all";
+    }
+  })();
+  return path.join(p.outDir, "theory", `${u.kind}-${key}-${hash}.json`);
+}
+
+/**
+ * Relative cost of a unit (about microseconds on one core), for the progress bar's weights and to
+ * start the longest units first. Sample-steps times the machines evaluated per step.
+ */
+export function unitWeight(cfg: ExperimentConfig, u: TheoryUnit): number {
+  const cost = (m: MachineName): number => ({ local: 3, equivariant: 3, ideal: 8, attention: 6, top1Optimal: 3, trivial: 1, gaussianPixel: 1, gaussianFull: 2 })[m];
+  const sampler = 3, network = 8;
+  const T = cfg.diffusionSteps;
+  switch (u.kind) {
+    case "machine-run": return cfg.samples * T * (sampler + cost(u.machine));
+    case "machine-finals": return u.n * T * (sampler + cost(u.machine));
+    case "draw-forward": return u.n * T * u.predictors.reduce((a, m) => a + cost(m), 0);
+    case "network-compare": return u.n * T * (2 * (network + sampler) + 2 * u.machines.reduce((a, m) => a + cost(m), 0));
+    case "network-bands": return u.n * T * (2 * network + sampler + u.predictors.reduce((a, m) => a + cost(m), 0));
+    case "derivations": return 2e6; // about 2 s
+  }
+}
+
+/** The compared checkpoint of a network unit, checked to be that finished model; its weights' fingerprint. */
+function checkpointWeights(cfg: ExperimentConfig, p: Paths, u: TheoryUnit): string | null {
+  if (!isNetworkUnit(u)) return null;
+  return readFinishedCheckpoint(checkpointPath(p, cfg, u.variant, u.seed), checkpointRequest(cfg, u.variant, u.seed)).weightsSha256;
+}
+
+interface UnitFile {
+  format: number;
+  kind: UnitKind;
+  identity: Record<string, unknown>;
+  checkpointWeightsSha256: string | null;
+  libraryVersion: string;
+  seconds: number;
+  result: unknown;
+}
+
+/** Float32Arrays as base64 in JSON (exact, a fifth of the decimal text). */
+function encode(v: UnitFile): string {
+  return JSON.stringify(v, (_k, x) => (x instanceof Float32Array ? { $float32: Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString("base64") } : x));
+}
+
+function decode(text: string): UnitFile {
+  return JSON.parse(text, (_k, x) => {
+    if (x !== null && typeof x === "object" && typeof x.$float32 === "string" && Object.keys(x).length === 1) {
+      const b = Buffer.from(x.$float32, "base64");
+      return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    }
+    return x;
+  });
+}
+
+/**
+ * The cached result of `u`, or null when it must be computed: no file, another format or library
+ * version, or (network units) a checkpoint that now holds other weights. A corrupt file, or one
+ * that holds another unit, is an error naming it.
+ */
+export function readUnit(p: Paths, cfg: ExperimentConfig, u: TheoryUnit, weightsSha256: string | null = checkpointWeights(cfg, p, u)): { result: unknown; seconds: number } | null {
+  const file = unitPath(p, cfg, u);
+  if (!fs.existsSync(file)) return null;
+  let f: UnitFile;
+  try {
+    f = decode(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`theory unit ${file} is corrupt or truncated (${(e as Error).message}); delete it to compute the unit again`);
+  }
+  if (f.format !== UNIT_FORMAT || f.libraryVersion !== versionOf()) return null;
+  const want = unitIdentity(cfg, u);
+  if (canonicalJson(f.identity) !== canonicalJson(want)) {
+    const have = f.identity ?? {};
+    const keys = [...new Set([...Object.keys(want), ...Object.keys(have)])].filter((k) => canonicalJson(have[k]) !== canonicalJson(want[k]));
+    throw new Error(`theory unit ${file} belongs to another unit (file vs request: ${keys.map((k) => `${k}: ${canonicalJson(have[k])} vs ${canonicalJson(want[k])}`).join("; ")}); delete it`);
+  }
+  if (f.checkpointWeightsSha256 !== weightsSha256) return null; // computed from other weights: compute again
+  return { result: f.result, seconds: f.seconds };
+}
+
+function drawData(cfg: ExperimentConfig, p: Paths, dataSeed: number) {
+  const ds = loadOrCreateDataset(p.dataDir, { size: cfg.datasetSize, seed: dataSeed });
+  return { tokens: imagesToTokens(datasetImages(ds)), keys: datasetImageKeys(ds) };
+}
+
+const settings = (u: { predictors: MachineName[]; options: Required<MachineOptions>; n: number; bandEdges: number[] }, weights: "ema" | "raw" = "ema"): DiscriminationSettings =>
+  ({ ...DISCRIMINATION_DEFAULTS, predictors: u.predictors, machineOptions: u.options, compareSamples: u.n, bandEdges: u.bandEdges, weights });
+
+/** Compute `u` (no cache). */
+export function computeUnit<K extends UnitKind>(cfg: ExperimentConfig, p: Paths, u: Extract<TheoryUnit, { kind: K }>, onProgress?: OnProgress): UnitResults[K];
+export function computeUnit(cfg: ExperimentConfig, p: Paths, u: TheoryUnit, onProgress?: OnProgress): UnitResults[UnitKind] {
+  const s = makeSchedule({ steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
+  const every = (note: string) => (d: number, t: number) => { if (d % 50 === 0 || d === t) onProgress?.(d, t, note); };
+  switch (u.kind) {
+    case "machine-run": {
+      const { tokens, keys } = drawData(cfg, p, u.dataSeed);
+      const m = makeMachine(u.machine, tokens, s, { ...MACHINE_DEFAULTS, ...u.options });
+      return machineRun(cfg, m, s, keys, u.run, every(`machine:${u.machine} run ${u.run}`));
+    }
+    case "machine-finals":
+      return { finals: machineFinals(cfg, p, u.dataSeed, u.machine, u.options, u.n, every(`machine:${u.machine} final images`)) };
+    case "draw-forward":
+      return drawForwardWork(cfg, p, u.dataSeed, settings(u), (d, t, note) => every(note)(d, t));
+    case "network-compare": {
+      const net = loadTrainedNetwork(cfg, p, u.variant, u.seed, u.weights);
+      try {
+        const { tokens } = drawData(cfg, p, net.dataSeed);
+        const machines = u.machines.map((n) => makeMachine(n, tokens, s, u.options));
+        const c = compareNetwork({ model: net.model, machines, tokens, schedule: s, rng: sampleRng(cfg, 0), n: u.n, onStep: every(`compare ${u.variant} seed ${u.seed}`) });
+        return { ...c, dataSeed: net.dataSeed, checkpoint: path.relative(p.outDir, net.file) };
+      } finally {
+        net.dispose();
+      }
+    }
+    case "network-bands": {
+      const w = modelNetworkWork(cfg, p, { variant: u.variant, seed: u.seed }, settings(u, u.weights), (d, t, note) => every(note)(d, t));
+      return { ...w, finals: Float32Array.from(w.finals) };
+    }
+    case "derivations":
+      return runAllDerivationChecks();
+  }
+}
+
+/** The pool task: the cached result of `u` when it matches, else compute it and cache it. */
+export function theoryUnitTask(cfg: ExperimentConfig, p: Paths, u: TheoryUnit, onProgress?: OnProgress): TheoryUnitResult {
+  const file = unitPath(p, cfg, u);
+  const weightsSha256 = checkpointWeights(cfg, p, u);
+  const cached = readUnit(p, cfg, u, weightsSha256);
+  if (cached) return { kind: u.kind, file, status: "reused", seconds: cached.seconds, result: cached.result } as TheoryUnitResult;
+  const t0 = Date.now();
+  const result = computeUnit(cfg, p, u, onProgress);
+  const seconds = (Date.now() - t0) / 1000;
+  writeFileAtomic(file, encode({ format: UNIT_FORMAT, kind: u.kind, identity: unitIdentity(cfg, u), checkpointWeightsSha256: weightsSha256, libraryVersion: versionOf(), seconds, result }) + "\n");
+  return { kind: u.kind, file, status: "computed", seconds, result } as TheoryUnitResult;
+}
