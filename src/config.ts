@@ -154,7 +154,9 @@ export const PROFILES: Record<ProfileName, Partial<ExperimentConfig>> = {
   // Paper length (5000 / 10000 epochs), 12 trained models per variant over 6 dataset draws x 2
   // training seeds, 10 runs x 10 000 samples each; plus the paper's own protocol on the first model
   // (100 runs x 10 000 samples). docs/experiment.md says why 6 x 2.
-  paper: { datasets: 6, seeds: 2, runs: 10, protocolRuns: 100 },
+  // The theory phase is off here: at 10 000 samples x 10 runs its machine sampling alone would take
+  // hours; run it on these checkpoints with fewer samples (README "Theory": discriminateMain).
+  paper: { datasets: 6, seeds: 2, runs: 10, protocolRuns: 100, theory: false },
 };
 
 /** Integer-valued keys (checked as integers). */

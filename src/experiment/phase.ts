@@ -48,7 +48,7 @@ export async function runPhase(o: PhaseOptions): Promise<TaskResult[]> {
     let sum = 0;
     for (let k = 0; k < tasks.length; k++) sum += fraction[k] * weights[k];
     shown = Math.max(shown, Math.min(sum / totalWeight, 0.999));
-    bar.update(shown, note);
+    bar.update(shown, note || undefined); // "" = a finished task: keep the last note
     o.onProgress?.(Math.round(shown * 1000), 1000, note);
   });
   bar.finish(`${tasks.length} task(s) done`);

@@ -81,6 +81,7 @@ export async function runTasks(
   if (workers <= 1 || tasks.length <= 1) {
     tasks.forEach((task, id) => {
       results[id] = executeTask({ id, task, cfg, paths }, (d, t, n) => onProgress?.(id, d, t, n));
+      onProgress?.(id, 1, 1, ""); // finished (a reused task reports no progress of its own)
     });
     return results;
   }
@@ -101,6 +102,7 @@ export async function runTasks(
           else if (e.type === "error") reject(new Error(`task ${JSON.stringify(tasks[e.id])} failed: ${e.message}\n${e.stack}`));
           else {
             results[e.id] = e.result;
+            onProgress?.(e.id, 1, 1, ""); // finished (a reused task reports no progress of its own)
             if (++finished === tasks.length) resolve();
             else feed(w);
           }
