@@ -2,7 +2,7 @@
  * `npm run build`: compile src/ into build/ (CommonJS JavaScript + .d.ts, tsconfig.build.json), copy
  * the run-time assets (src/**\/*.wasm) beside it, drop outputs whose source is gone, and record the
  * sources it was built from in build/build-info.json (src/build-info.ts). The notebooks load
- * build/notebook.js, which refuses to run when src/ has changed since.
+ * build/notebook/index.js, which refuses to run when src/ has changed since.
  *
  *   npm run build                  # nothing to do when build-info.json matches src/ (about a second)
  *   npm run build -- --force       # clean build: delete build/ and compile everything

@@ -45,7 +45,7 @@ command -v node >/dev/null || die "node is not on PATH (the tslab kernel runs on
 # 2. The notebooks load the compiled library (build/): rebuild it when src/ changed (a second when not).
 (cd "$ROOT" && npm run --silent build) || die "npm run build failed (see tsc's messages above)"
 
-# 3. Start the server in notebooks/ (the kernel must start there: ../build/notebook, notebooks/src -> ../src).
+# 3. Start the server in notebooks/ (the kernel must start there: the notebooks import ../build/notebook).
 token=${JUPYTER_TOKEN:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(24))')}
 extra=()
 [ "$(id -u)" != 0 ] || extra+=(--allow-root)   # the Notebook server refuses root without it

@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { writeJsonAtomic } from "../src/io/atomic";
-import { collectVersions } from "../src/plot/environment";
+import { collectVersions } from "../src/notebook/environment";
 
 function main(argv: string[]): void {
   const steps: Record<string, number> = {};

@@ -18,7 +18,7 @@ import { evaluateTokens, METRIC_NAMES } from "../src/eval/metrics";
 import { writeFileAtomic, writeJsonAtomic } from "../src/io/atomic";
 import { loadNpy } from "../src/io/npy";
 import { VARIANTS, Variant } from "../src/model/variants";
-import { packageVersion } from "../src/plot/environment";
+import { packageVersion } from "../src/notebook/environment";
 import { libraryVersion } from "../src/version";
 import {
   compareSamples, compareTrajectory, DiffSummary, limited, PERTURBATIONS, pythonMetrics, SAMPLE_TOLERANCE, SampleDiff,

@@ -109,12 +109,14 @@ export function checkBuildInSync(buildDir: string, root: string): BuildInfo {
 /**
  * When this library runs compiled (from `build/`, as the notebooks load it), check that the build
  * matches `src/` beside it; from the TypeScript sources there is nothing to check (ts-node and
- * vitest name modules `.ts`; tslab, compiling src/ through notebooks/src, names them `.js` but
- * keeps them in memory, so no such file exists). `moduleFile` is the `__filename` of a module at
- * the top of the build folder.
+ * vitest name modules `.ts`; tslab, compiling src/ through a symlink, names them `.js` but
+ * keeps them in memory, so no such file exists). `moduleFile` is the `__filename` of a module in
+ * the build folder (the notebook entry, build/notebook/index.js).
  */
 export function checkCompiledLibrary(moduleFile: string): void {
   if (!moduleFile.endsWith(".js") || !fs.existsSync(moduleFile)) return;
-  const buildDir = path.dirname(fs.realpathSync(moduleFile));
+  // The build's root is the nearest folder above the module that holds the build record.
+  let buildDir = path.dirname(fs.realpathSync(moduleFile));
+  while (!fs.existsSync(path.join(buildDir, BUILD_INFO_FILE)) && path.dirname(buildDir) !== buildDir && path.basename(buildDir) !== "build") buildDir = path.dirname(buildDir);
   checkBuildInSync(buildDir, path.dirname(buildDir));
 }

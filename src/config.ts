@@ -155,7 +155,7 @@ export const PROFILES: Record<ProfileName, Partial<ExperimentConfig>> = {
   // training seeds, 10 runs x 10 000 samples each; plus the paper's own protocol on the first model
   // (100 runs x 10 000 samples). docs/experiment.md says why 6 x 2.
   // The theory phase is off here: at 10 000 samples x 10 runs its machine sampling alone would take
-  // hours; run it on these checkpoints with fewer samples (README "Theory": discriminateMain).
+  // hours; run it on these checkpoints with fewer samples (README "Theory": npm run discriminate).
   paper: { datasets: 6, seeds: 2, runs: 10, protocolRuns: 100, theory: false },
 };
 

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 
 export function libraryVersion(): string {
-  // realpath: in notebooks __dirname runs through the notebooks/src symlink.
+  // realpath: __dirname may run through a symlink to src/ (a notebook folder linking it).
   const pkg = JSON.parse(fs.readFileSync(path.join(fs.realpathSync(__dirname), "..", "package.json"), "utf8")) as { version: string };
   return pkg.version;
 }

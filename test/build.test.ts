@@ -53,8 +53,8 @@ describe("npm run build", () => {
   it("compiles src/ into build/ and records the sources it was built from", () => {
     expect(first.status, first.output).toBe(0);
     const info = checkBuildInSync(BUILD, ROOT); // throws when out of sync
-    expect(Object.keys(info.files)).toEqual(expect.arrayContaining(["src/notebook.ts", "src/experiment/worker.ts", "src/kernels/train.wasm", "tsconfig.build.json"]));
-    for (const f of ["notebook.js", "notebook.d.ts", "experiment/worker.js", "kernels/train.wasm", "kernels/sample.wasm"]) {
+    expect(Object.keys(info.files)).toEqual(expect.arrayContaining(["src/notebook/index.ts", "src/experiment/worker.ts", "src/kernels/train.wasm", "tsconfig.build.json"]));
+    for (const f of ["notebook/index.js", "notebook/index.d.ts", "experiment/worker.js", "kernels/train.wasm", "kernels/sample.wasm"]) {
       expect(fs.existsSync(path.join(BUILD, f)), `build/${f} missing`).toBe(true);
     }
     expect(fs.readFileSync(path.join(BUILD, "kernels/train.wasm")).equals(fs.readFileSync(path.join(ROOT, "src/kernels/train.wasm")))).toBe(true);
@@ -66,10 +66,10 @@ describe("npm run build", () => {
     expect(again.output).toMatch(/build\/ is up to date with src\//);
   }, 120_000);
 
-  it("build/notebook.js loads in a fresh process and exports what the notebooks import", () => {
-    const r = node(ROOT, `const nb = require("./build/notebook.js");
+  it("build/notebook/index.js loads in a fresh process and exports what the notebooks import", () => {
+    const r = node(ROOT, `const nb = require("./build/notebook/index.js");
       for (const k of ["notebookParams", "describeParams", "initBackend", "trainSeeds", "experimentResults", "FigurePublisher", "showFigure", "liveLine"])
-        if (typeof nb[k] !== "function") throw new Error("build/notebook.js does not export " + k);
+        if (typeof nb[k] !== "function") throw new Error("build/notebook/index.js does not export " + k);
       console.log("loaded");`);
     expect(r.status, r.output).toBe(0);
     expect(r.output).toContain("loaded");
@@ -123,7 +123,7 @@ describe("a stale build refuses to run", () => {
     fs.appendFileSync(path.join(tmp, "src", "rng.ts"), "\n// edited after the build\n");
     expect(() => checkBuildInSync(path.join(tmp, "build"), tmp)).toThrow(/built from an older src\/ \(changed src\/rng\.ts\): run `npm run build`/);
     // Importing the notebook entry runs that check first.
-    const r = node(tmp, 'require("./build/notebook.js")');
+    const r = node(tmp, 'require("./build/notebook/index.js")');
     expect(r.status).not.toBe(0);
     expect(r.output).toMatch(/build was built from an older src\/ \(changed src\/rng\.ts\): run `npm run build`/);
   });
@@ -147,7 +147,7 @@ describe("a stale build refuses to run", () => {
     expect(r.status, r.output).toBe(0);
     for (const f of ["extra.js", "extra.d.ts", "extra.js.map", "extra.d.ts.map"]) expect(fs.existsSync(path.join(tmp, "build", f)), f).toBe(false);
     expect(() => checkBuildInSync(path.join(tmp, "build"), tmp)).not.toThrow();
-    const load = node(tmp, 'require("./build/notebook.js"); console.log("loaded")');
+    const load = node(tmp, 'require("./build/notebook/index.js"); console.log("loaded")');
     expect(load.status, load.output).toBe(0);
   }, 300_000);
 

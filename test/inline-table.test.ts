@@ -1,5 +1,5 @@
 /**
- * Tables look like tables: `showTable` (src/plot/inline.ts) turns a danfo DataFrame into the HTML
+ * Tables look like tables: `showTable` (src/notebook/inline.ts) turns a danfo DataFrame into the HTML
  * table pandas users know (`<table class="dataframe">`), in a live kernel and in a saved notebook
  * converted by nbconvert, and into aligned text outside a kernel.
  */
@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { showTable, tableHtml, tableText } from "../src/plot/inline";
+import { showTable, tableHtml, tableText } from "../src/notebook/inline";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -61,7 +61,7 @@ describe("showTable", () => {
     it("is a text/html output that nbconvert keeps as a table", () => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "nb-table-"));
       fs.symlinkSync(path.join(ROOT, "src"), path.join(dir, "src")); // as notebooks/src -> ../src
-      const source = 'import { showTable } from "./src/plot/inline";\nshowTable({ columns: ["model", "functional %"], values: [["cnn", "6.67"], ["attention", "39.28"]] });';
+      const source = 'import { showTable } from "./src/notebook/inline";\nshowTable({ columns: ["model", "functional %"], values: [["cnn", "6.67"], ["attention", "39.28"]] });';
       const nb = {
         cells: [{ cell_type: "code", metadata: {}, execution_count: null, outputs: [], source }],
         metadata: { kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" } },

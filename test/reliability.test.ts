@@ -19,7 +19,7 @@ import { runExperiment } from "../src/experiment/run";
 import { decodeColours, evaluateTokens, NO_COLOUR } from "../src/eval/metrics";
 import { checkpointPath, countNonFinite, runResultPath, sampleTask, trainTask } from "../src/experiment/tasks";
 import { Variant } from "../src/model/variants";
-import { choiceParam, intParam } from "../src/plot/notebook";
+import { choiceParam, intParam } from "../src/notebook/params";
 import { readCheckpoint, saveCheckpoint } from "../src/train/checkpoint";
 import { initTrainState, makeContext } from "../src/train/state";
 
@@ -134,7 +134,7 @@ describe("2. samples and run records belong to the model that made them", () => 
   });
 
   it("results computed from a checkpoint that was retrained since are stale for the notebooks", async () => {
-    const { staleReason } = await import("../src/plot/notebook");
+    const { staleReason } = await import("../src/notebook/results");
     const out = path.join(tmp(), "s");
     const cfg = tiny();
     const r = await experiment(cfg, out, ["cnn"]);
@@ -290,6 +290,16 @@ describe("5. --runs and --seeds mean what --help says", () => {
     expect(config.selection).toMatchObject({ seeds: [0, 1], runs: [0, 1, 2] });
     const md = fs.readFileSync(path.join(out, "table1.md"), "utf8");
     expect(md).not.toMatch(/± 0\.00 %.*\n.*cnn/); // a count of 3 is not one run with no spread
+  });
+
+  it("the Slurm example selects one model per task with a slice, not a count", () => {
+    const script = fs.readFileSync(path.join(ROOT, "scripts", "slurm-array.sh"), "utf8");
+    const seeds = /--seeds "([^"]+)"/.exec(script);
+    expect(seeds?.[1]).toBe("$seed-$seed");
+    const cfg = resolveConfig("paper");
+    const [lo, hi] = /--array=(\d+)-(\d+)/.exec(script)!.slice(1).map(Number);
+    expect(hi - lo + 1).toBe(4 * studyModels(cfg).length);
+    expect(parseArgs(["--seeds", "5-5"])).toMatchObject({ seeds: [5] });
   });
 
   it("seeds name models across dataset draws; a seed outside the study is refused", () => {

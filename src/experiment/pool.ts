@@ -53,12 +53,12 @@ export function workerCount(cfg: ExperimentConfig): number {
 
 function spawnWorker(): Worker {
   // Compiled (build/, as the notebooks load the library): the worker's JavaScript is beside this file.
-  // (Not so when tslab compiles src/ through the notebooks/src symlink: it names its in-memory
+  // (Not so when tslab compiles src/ through a symlink in a notebook folder: it names its in-memory
   // output src/experiment/pool.js, but no worker.js exists there.)
   const compiled = path.join(__dirname, "worker.js");
   if (fs.existsSync(compiled)) return new Worker(compiled);
   // From the TypeScript sources (CLI, tests): ts-node compiles the worker; type checking already
-  // happened in the parent's build. realpath: through the notebooks/src symlink, __dirname is the link.
+  // happened in the parent's build. realpath: through a symlink to src/, __dirname is the link.
   const here = fs.realpathSync(__dirname);
   const entry = path.join(here, "worker.ts");
   const root = path.resolve(here, "..", "..");

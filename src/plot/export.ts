@@ -16,7 +16,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { Browser, Page } from "playwright-core";
-import { PlotlyFigure, plotlyBundle } from "./figure";
+import { PlotlyFigure, plotlyBundle } from "./plotly";
 import { ensureDir } from "../io/atomic";
 
 export type ImageFormat = "png" | "svg" | "pdf";

@@ -12,7 +12,7 @@
 import { Census } from "../data/dataset";
 import { MetricName } from "../eval/metrics";
 import { PAPER_CONSISTENCY, Variant, variantColour, VARIANT_LABELS } from "../model/variants";
-import { PlotlyFigure } from "./figure";
+import { PlotlyFigure } from "./plotly";
 
 export * from "./images";
 

@@ -7,7 +7,7 @@
  * data pixel per image pixel (plotly keeps pixels square), so a grid stays sharp at any size.
  */
 import { PALETTE } from "../data/palette";
-import { PlotlyFigure } from "./figure";
+import { PlotlyFigure } from "./plotly";
 
 /** NHWC images [N, 4, 4, 3], flat, in [-1, 1] (the model's space) unless `range` says [0, 1]. */
 export interface ImageSet {

@@ -3,7 +3,7 @@
  * banded r^2 against each network with baselines beside the machines, machine vs machine, median
  * same-noise Pearson r with paired bootstrap intervals, and the sweep of the Eq. 8 machine.
  */
-import { PlotlyFigure } from "../plot/figure";
+import { PlotlyFigure } from "../plot/plotly";
 import type { DiscriminationResults, VariantSummary } from "./discriminate";
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));

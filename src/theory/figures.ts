@@ -4,7 +4,7 @@
  * and the `functional` consistency of machines beside trained models.
  */
 import { variantColour } from "../model/variants";
-import { PlotlyFigure } from "../plot/figure";
+import { PlotlyFigure } from "../plot/plotly";
 import { MACHINE_LABELS, MachineName } from "./machines";
 import { TheoryResults, VariantComparison } from "./runTheory";
 

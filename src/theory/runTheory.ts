@@ -111,7 +111,7 @@ export interface TheoryOptions {
   log?: (line: string) => void;
 }
 
-/** libraryVersion(), also inside tslab, where __dirname is the unresolved notebooks/src symlink path. */
+/** libraryVersion(), also inside tslab, where __dirname may run through a symlink to src/. */
 export function versionOf(): string {
   try {
     return libraryVersion();

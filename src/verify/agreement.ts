@@ -17,7 +17,7 @@ import { TrajectoryMeta } from "./trajectory";
 
 /** The Debian interpreter with torch 1.13 and numpy (a pyenv `python3` on PATH has no torch). */
 export const PYTHON = "/usr/bin/python3";
-// realpath: in notebooks __dirname runs through the notebooks/src symlink
+// realpath: __dirname may run through a symlink to src/
 const BENCH = path.join(fs.realpathSync(__dirname), "..", "..", "bench");
 export const TORCH_TRAJECTORY = path.join(BENCH, "torch_trajectory.py");
 export const TORCH_METRICS = path.join(BENCH, "torch_metrics.py");

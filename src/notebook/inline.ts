@@ -12,7 +12,7 @@
  */
 import * as fs from "fs";
 import type * as Tslab from "tslab";
-import { PlotlyFigure, plotlyBundle } from "./figure";
+import { PlotlyFigure, plotlyBundle } from "../plot/plotly";
 
 let bundleShown = false;
 let divCounter = 0;

@@ -2,7 +2,7 @@
  * Command-line entry for `runDiscrimination` (comparisons that can tell machines apart), configured
  * like the notebooks (environment variables):
  *
- *   PROFILE=quick SEEDS=0-2 VARIANTS=cnn,attention,top1 npx ts-node --transpile-only src/theory/discriminateMain.ts
+ *   PROFILE=quick SEEDS=0-2 VARIANTS=cnn,attention,top1 npx ts-node --transpile-only src/cli/discriminate.ts (npm run discriminate)
  *
  *  - PROFILE      smoke | quick | paper (default quick)
  *  - OVERRIDES    JSON object of config overrides (checked; default {})
@@ -18,13 +18,13 @@
  * all cores (config key `workers`); `npm run experiment` runs the same phase after sampling.
  */
 import * as path from "path";
-import { parseRangeList } from "../cli/args";
+import { parseRangeList } from "./args";
 import { parseProfile, resolveConfig } from "../config";
 import { studyModels } from "../experiment/models";
 import { workerCount } from "../experiment/pool";
 import { parseVariant, VARIANTS } from "../model/variants";
-import { CheckpointRef, runDiscrimination } from "./discriminate";
-import { discriminationMarkdown } from "./discriminateReport";
+import { CheckpointRef, runDiscrimination } from "../theory/discriminate";
+import { discriminationMarkdown } from "../theory/discriminateReport";
 
 /** Parse "cnn:0,attention:1-2" into checkpoint references. */
 export function parseCheckpointList(text: string): CheckpointRef[] {

@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs-core";
-import { chromiumPath } from "./export";
-import { plotlyVersion } from "./figure";
+import { chromiumPath } from "../plot/export";
+import { plotlyVersion } from "../plot/plotly";
 
 export const JUPYTER = "/usr/bin/jupyter";
 

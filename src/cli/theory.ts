@@ -1,7 +1,7 @@
 /**
  * Command-line entry for `runTheory`, configured like the notebooks (environment variables):
  *
- *   PROFILE=quick npx ts-node --transpile-only src/theory/theoryMain.ts
+ *   PROFILE=quick npx ts-node --transpile-only src/cli/theory.ts (npm run theory)
  *
  *  - PROFILE    smoke | quick | paper (default quick)
  *  - OVERRIDES  JSON object of config overrides (checked; default {})
@@ -18,7 +18,7 @@ import * as path from "path";
 import { parseProfile, resolveConfig } from "../config";
 import { parseVariant, VARIANTS } from "../model/variants";
 import { workerCount } from "../experiment/pool";
-import { runTheory } from "./runTheory";
+import { runTheory } from "../theory/runTheory";
 
 /** Read the environment, run `runTheory`, print the machines' Table 1 and the comparison summary. */
 export async function theoryMain(env: NodeJS.ProcessEnv = process.env): Promise<void> {

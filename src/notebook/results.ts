@@ -1,159 +1,26 @@
 /**
- * The notebooks' side of the library: parameters from environment variables, training with a
- * live progress line, loading (or producing) experiment results, and the data behind the figures.
- * Each notebook's cells are a few calls into here and into figures.ts.
+ * Results in a notebook: the experiment's results.json when it stands for the notebook's
+ * parameters (config, variants, and the weights of every checkpoint it came from), else a run;
+ * Table 1 and its companions as display rows; the saved samples, training images and attention
+ * maps behind the figures.
  */
 import * as fs from "fs";
 import * as path from "path";
-import { initBackend } from "../backend";
-import { DEFAULT_CONFIG, ExperimentConfig, parseProfile, ProfileName, resolveConfig } from "../config";
+import { DEFAULT_CONFIG, ExperimentConfig } from "../config";
 import { datasetImages } from "../data/dataset";
 import { loadOrCreateDataset } from "../data/store";
 import { exactRandomBaseline } from "../eval/baseline";
-import { headlineInterval } from "../eval/report";
 import { METRIC_NAMES } from "../eval/metrics";
+import { headlineInterval } from "../eval/report";
 import { ExperimentResults, runExperiment } from "../experiment/run";
-import { withOutputLockSync } from "../experiment/lock";
-import { studyModels } from "../experiment/models";
-import { checkpointPath, checkpointRequest, Paths, readRunResult, runIdentity, runResultPath, trainTask, TrainTaskResult } from "../experiment/tasks";
+import { checkpointPath, checkpointRequest, readRunResult, runIdentity, runResultPath } from "../experiment/tasks";
 import { loadNpy } from "../io/npy";
 import { Variant, VARIANTS } from "../model/variants";
-import { Progress } from "../progress";
-import { checkIdentity, readCheckpoint, readFinishedCheckpoint } from "../train/checkpoint";
-import { attentionWeightsFromCheckpoint } from "./attention-maps";
-import { FigureExporter } from "./export";
-import { PlotlyFigure } from "./figure";
-import { LossCurve, lossCurvesFigure, modelLabel } from "./figures";
-import { ImageSet } from "./images";
-import { inTslab, liveFigure, liveLine, showPng } from "./inline";
-
-/** The raw parameter values of a notebook's parameter cell (strings, as env vars give them). */
-export interface NotebookEnv {
-  PROFILE: string;
-  /** Output folder; relative paths are relative to the notebook's folder. */
-  OUT_DIR: string;
-  DATA_DIR: string;
-  /** JSON object of config overrides, e.g. '{"epochs": 500, "samples": 1000}'. */
-  OVERRIDES: string;
-  /** First training seed; "" keeps the profile's. */
-  SEED: string;
-}
-
-export interface NotebookParams {
-  profile: ProfileName;
-  overrides: Record<string, unknown>;
-  cfg: ExperimentConfig;
-  /** Absolute output and dataset folders. */
-  paths: Paths;
-  /** Training seeds of the study's models (cfg.datasets draws x cfg.seeds seeds; see experiment/models.ts). */
-  seeds: number[];
-}
-
-/** Parse and check the parameter cell's values; bad values throw naming the parameter and value. */
-export function notebookParams(e: NotebookEnv): NotebookParams {
-  const profile = parseProfile(e.PROFILE);
-  let overrides: unknown;
-  try {
-    overrides = JSON.parse(e.OVERRIDES.trim() === "" ? "{}" : e.OVERRIDES);
-  } catch (err) {
-    throw new Error(`OVERRIDES must be a JSON object of config overrides, got '${e.OVERRIDES}' (${(err as Error).message})`);
-  }
-  if (typeof overrides !== "object" || overrides === null || Array.isArray(overrides)) {
-    throw new Error(`OVERRIDES must be a JSON object like {"epochs": 500}, got '${e.OVERRIDES}'`);
-  }
-  const all: Record<string, unknown> = { ...(overrides as Record<string, unknown>) };
-  if (e.SEED.trim() !== "") all.seed = e.SEED;
-  const cfg = resolveConfig(profile, all);
-  const seeds = studyModels(cfg).map((m) => m.seed);
-  return { profile, overrides: all, cfg, paths: { outDir: path.resolve(e.OUT_DIR), dataDir: path.resolve(e.DATA_DIR) }, seeds };
-}
-
-/** A whole-number notebook parameter given as text (env var); a bad value throws naming it and the range. */
-export function intParam(name: string, text: string, o: { min?: number; max?: number } = {}): number {
-  const min = o.min ?? 0;
-  const max = o.max ?? Number.MAX_SAFE_INTEGER;
-  const v = /^\s*-?\d+\s*$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`notebook parameter ${name} must be an integer in [${min}, ${max}], got '${text}'`);
-  return v;
-}
-
-/** A notebook parameter that takes one of `choices`; a bad value throws naming it and the choices. */
-export function choiceParam<T extends string>(name: string, text: string, choices: readonly T[]): T {
-  if ((choices as readonly string[]).includes(text)) return text as T;
-  throw new Error(`notebook parameter ${name} must be one of ${choices.join(", ")}, got '${text}'`);
-}
-
-/** The resolved parameters as text: folders, seeds, and every config value (overridden ones marked). */
-export function describeParams(p: NotebookParams): string {
-  const lines = [
-    `profile ${p.profile}; out ${p.paths.outDir}; data ${p.paths.dataDir}`,
-    `training seeds ${p.seeds.join(", ")}; overrides ${JSON.stringify(p.overrides)}`,
-  ];
-  const keys = Object.keys(DEFAULT_CONFIG) as (keyof ExperimentConfig)[];
-  const cells = keys.map((k) => `${k}=${p.cfg[k]}${k in p.overrides ? "*" : ""}`);
-  for (let i = 0; i < cells.length; i += 6) lines.push("  " + cells.slice(i, i + 6).join("  "));
-  return lines.join("\n");
-}
-
-/**
- * Train every training seed of `variant` with `trainTask` (a finished checkpoint of the same
- * training config is reused, an unfinished one resumed), reporting progress through `write`
- * (e.g. `liveLine().update`) and one status line per seed through `log`.
- */
-export function trainSeeds(
-  p: NotebookParams, variant: Variant, write: (line: string) => void, log: (line: string) => void = console.log,
-  onCurves?: (curves: LossCurve[]) => void,
-): TrainTaskResult[] {
-  const curves: LossCurve[] = [];
-  let lastDraw = 0;
-  return withOutputLockSync(p.paths.outDir, `notebook: train ${variant}`, () => p.seeds.map((seed) => {
-    const bar = new Progress({ label: `${variant} seed ${seed}`, total: 1, intervalMs: 1000, write: (s) => write(s) });
-    const losses: number[] = [];
-    const live: LossCurve = { variant, seed, losses };
-    curves.push(live);
-    // The per-epoch losses, redrawn at most every 2 s (a live loss curve while training runs).
-    const onEpoch = (_epoch: number, loss: number, totalEpochs: number) => {
-      losses.push(loss);
-      if (onCurves && (Date.now() - lastDraw > 2000 || losses.length === totalEpochs)) {
-        lastDraw = Date.now();
-        onCurves(curves);
-      }
-    };
-    const r = trainTask(p.cfg, p.paths, variant, seed, (done, total, note) => bar.update(done / total, note), onEpoch);
-    live.losses = r.epochLosses; // complete history, also for reused or resumed checkpoints
-    onCurves?.(curves);
-    bar.finish(r.status);
-    log(`${variant} draw ${r.dataSeed} seed ${seed}: ${r.status} (${r.epochs} epochs, ${r.steps} steps, final epoch loss ${r.epochLosses[r.epochLosses.length - 1]?.toFixed(4)}, ${r.seconds.toFixed(1)} s) -> ${path.basename(r.checkpoint)}`);
-    return r;
-  }));
-}
-
-/**
- * A training notebook's one cell: initialise the backend, then `trainSeeds` for `variant` with a
- * live progress line and a live loss curve (redrawn in place while training runs). Every training
- * notebook (03-06) is this call with its variant.
- */
-export async function trainWithLiveCurve(p: NotebookParams, variant: Variant): Promise<TrainTaskResult[]> {
-  await initBackend();
-  const line = liveLine();
-  const curve = liveFigure();
-  return trainSeeds(p, variant, (s) => line.update(s), console.log, (curves) => curve.update(lossCurvesFigure(curves, { title: `Training loss: ${variant}` })));
-}
-
-/** Loss curves of the finished or partial checkpoints that exist for `variants` x training seeds. */
-export function lossCurves(p: NotebookParams, variants: readonly Variant[] = VARIANTS): LossCurve[] {
-  const out: LossCurve[] = [];
-  for (const variant of variants) {
-    for (const seed of p.seeds) {
-      const file = checkpointPath(p.paths, p.cfg, variant, seed);
-      if (!fs.existsSync(file)) continue;
-      const ck = readCheckpoint(file);
-      checkIdentity(ck, file, checkpointRequest(p.cfg, variant, seed));
-      out.push({ variant, seed, losses: ck.epochLosses });
-    }
-  }
-  return out;
-}
+import { attentionWeightsFromCheckpoint } from "../plot/attention-maps";
+import { modelLabel } from "../plot/figures";
+import { ImageSet } from "../plot/images";
+import { readCheckpoint, readFinishedCheckpoint } from "../train/checkpoint";
+import { NotebookParams } from "./params";
 
 /**
  * Why `results.json` in the output folder `outDir` cannot stand for (cfg, variants), or null if it
@@ -328,38 +195,4 @@ export function attentionMaps(p: NotebookParams, variant: Variant, o: { n?: numb
   readFinishedCheckpoint(file, checkpointRequest(p.cfg, variant, p.cfg.seed)); // the model this config asks for, or an error
   const weights = attentionWeightsFromCheckpoint(file, variant, images, { t: o.t, weights: p.cfg.useEma ? "ema" : "raw" });
   return { images: { data: images, range: "pm1" }, weights };
-}
-
-/**
- * Writes figures as `<dir>/<name>.png|.svg|.pdf` with one Chromium (FigureExporter) and, in a
- * notebook, shows each PNG inline (a PNG renders in every notebook viewer):
- *
- *   const figs = await new FigurePublisher(dir).open();
- *   await figs.publish(fig, "fig1");
- *   const files = await figs.close();
- */
-export class FigurePublisher {
-  private readonly exporter = new FigureExporter();
-  /** Files written so far. */
-  readonly files: string[] = [];
-
-  /** `scale`: PNG pixel density (the PNG is width*scale x height*scale pixels). */
-  constructor(readonly dir: string, private readonly o: { scale?: number } = {}) {}
-
-  async open(): Promise<this> {
-    await this.exporter.open();
-    return this;
-  }
-
-  async publish(fig: PlotlyFigure, name: string): Promise<void> {
-    const files = await this.exporter.export(fig, path.join(this.dir, name), { scale: this.o.scale ?? 2 });
-    this.files.push(...files);
-    if (inTslab()) showPng(files[0]);
-  }
-
-  /** Close Chromium; returns every file written. */
-  async close(): Promise<string[]> {
-    await this.exporter.close();
-    return [...this.files];
-  }
 }
