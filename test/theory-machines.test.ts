@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs-core";
+import { relErr } from "./helpers/numeric";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
 import { resolveConfig } from "../src/config";
@@ -67,11 +68,6 @@ function testPoints(t: number, seed: number): Float64Array {
   return x;
 }
 
-const relErr = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let e = 0, n = 0;
-  for (let i = 0; i < a.length; i++) { e += (a[i] - b[i]) ** 2; n += b[i] ** 2; }
-  return Math.sqrt(e / n);
-};
 
 beforeAll(async () => {
   await initBackend();
