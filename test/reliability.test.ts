@@ -347,6 +347,19 @@ describe("6. scripts/pipeline.sh passes overrides and the profile as given", () 
     expect(dry({ OVERRIDES: "[1]" }).stderr).toMatch(/OVERRIDES must be a JSON object/);
     expect(dry({}, ["--out="]).stderr).toMatch(/--out needs a folder/);
   });
+
+  it.skipIf(!fs.existsSync("/usr/bin/jupyter"))("a tslab kernel left by a moved clone is an error before any training", () => {
+    // JUPYTER_PATH comes first in Jupyter's kernel search, so this spec shadows the machine's.
+    const jp = tmp();
+    fs.mkdirSync(path.join(jp, "kernels", "tslab"), { recursive: true });
+    fs.writeFileSync(path.join(jp, "kernels", "tslab", "kernel.json"), JSON.stringify({ argv: ["/gone/clone/node_modules/.bin/tslab", "kernel", "--config-path", "{connection_file}"], display_name: "TypeScript", language: "typescript" }));
+    const out = path.join(tmp(), "out");
+    const r = spawnSync("bash", [path.join(ROOT, "scripts", "pipeline.sh"), "--profile", "smoke", "--out", out], { encoding: "utf8", timeout: 120_000, env: { ...process.env, PROFILE: "", OUT_DIR: "", OVERRIDES: "", JUPYTER_PATH: jp } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the tslab Jupyter kernel runs \/gone\/clone\/node_modules\/\.bin\/tslab, which does not exist/);
+    expect(fs.existsSync(path.join(out, "checkpoints")), "trained before checking the kernel").toBe(false);
+    expect(fs.existsSync(path.join(out, ".lock")), "left its lock behind").toBe(false);
+  });
 });
 
 describe("7. smaller cases", () => {
