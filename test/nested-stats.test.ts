@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { bootstrapDrawRatio, drawsNeeded, ModelRuns, nestedEstimate, pairedDrawDifference, studySummary } from "../src/eval/nested";
+import { studyStripFigure } from "../src/plot/figures";
 import { Rng } from "../src/rng";
 
 function simulate(rng: Rng, o: { D: number; S: number; R: number; mu: number; sDraw: number; sSeed: number; sRun: number }): ModelRuns[] {
@@ -109,5 +110,23 @@ describe("nested draw / seed / run estimate", () => {
     expect(tighter.draws).toBeGreaterThan(6);
     expect(tighter.halfWidth).toBeLessThanOrEqual(0.04);
     expect(drawsNeeded(c, 1e-6, { seedsPerDraw: 2, runsPerModel: 10, maxDraws: 50 })).toBeNull();
+  });
+});
+
+describe("strip plot of every trained model", () => {
+  const entry = (draws: number) => {
+    const models = Array.from({ length: draws * 2 }, (_, i) => ({ dataSeed: Math.floor(i / 2), seed: i, mean: 0.4 + 0.01 * i }));
+    return { model: "attention" as const, weights: "ema", study: { models, overModels: { mean: 0.5, ci95: [0.45, 0.55] as [number, number] }, nested: { ci95: [0.44, 0.56] as [number, number] } } };
+  };
+  const dots = (fig: ReturnType<typeof studyStripFigure>) => fig.data.filter((t) => String(t.name).startsWith("dataset draw") || String(t.name).startsWith("trained model"));
+
+  it("one colour per dataset draw while the palette has distinct colours, one trace beyond", () => {
+    const six = dots(studyStripFigure([entry(6)]));
+    expect(six.map((t) => t.name)).toEqual([0, 1, 2, 3, 4, 5].map((d) => `dataset draw ${d}`));
+    expect(new Set(six.map((t) => (t.marker as { color: string }).color)).size).toBe(6);
+    const sixteen = dots(studyStripFigure([entry(16)]));
+    expect(sixteen.map((t) => t.name)).toEqual(["trained model (16 dataset draws)"]);
+    expect((sixteen[0].y as number[]).length).toBe(32);
+    expect((sixteen[0].text as string[])[31]).toBe("attention, draw 15, seed 31");
   });
 });

@@ -169,22 +169,26 @@ export function studyStripFigure(rows: StudyEntry[], o: { title?: string; width?
   const draws = [...new Set(shown.flatMap((r) => r.study!.models.map((m) => m.dataSeed)))].sort((a, b) => a - b);
   const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   const data: Record<string, unknown>[] = [];
+  // One colour per dataset draw while the palette has enough distinct ones; beyond that one colour
+  // for every model (a repeated colour would pair unrelated draws), the draw shown on hover.
+  const byDraw = draws.length <= palette.length;
+  const groups = byDraw ? draws.map((d) => [d]) : [draws];
   // x: variant index, dots offset by their rank within the variant (deterministic, no random jitter)
-  draws.forEach((d, k) => {
+  groups.forEach((group, k) => {
     const xs: number[] = [];
     const ys: number[] = [];
     const text: string[] = [];
     shown.forEach((r, i) => {
       const ms = r.study!.models;
       ms.forEach((m, j) => {
-        if (m.dataSeed !== d) return;
+        if (!group.includes(m.dataSeed)) return;
         xs.push(i + (ms.length > 1 ? -0.25 + (0.5 * j) / (ms.length - 1) : 0));
         ys.push(100 * m.mean);
         text.push(`${r.model}, draw ${m.dataSeed}, seed ${m.seed}`);
       });
     });
     data.push({
-      type: "scatter", mode: "markers", x: xs, y: ys, text, name: `dataset draw ${d}`,
+      type: "scatter", mode: "markers", x: xs, y: ys, text, name: byDraw ? `dataset draw ${group[0]}` : `trained model (${draws.length} dataset draws)`,
       marker: { size: 8, color: palette[k % palette.length], opacity: 0.85, line: { color: "white", width: 0.5 } },
       hovertemplate: "%{text}: %{y:.2f} %<extra></extra>",
     });
