@@ -14,8 +14,8 @@
  *     against every network.
  *
  * The heavy parts are pure functions of (config, paths, what to compute) returning JSON-serialisable
- * results (`drawForwardWork`, `machineFinals`, `modelNetworkWork`; `drawWork`, `modelWork` and
- * `sweepWork` compose them with the light parts), and `summarise` assembles the report.
+ * results (`drawForwardWork`, `machineFinals`, `modelNetworkWork`; the sweep's `sampleSweepSetting`);
+ * `drawFromParts` and `modelFromParts` add the light parts, and `summarise` assembles the report.
  * `runDiscrimination` runs them as the cached units of `theoryPhase.ts` (worker pool, or inline).
  */
 import * as path from "path";
@@ -33,7 +33,7 @@ import { Interval, pairedBootstrap } from "./bootstrap";
 import { perSamplePearson, quantile } from "./compare";
 import { MACHINE_DEFAULTS, MACHINE_LABELS, MACHINE_NAMES, MachineName, MachineOptions, makeMachine, machineEpsModel } from "./machines";
 import { loadTrainedNetwork, sampleRng } from "./runTheory";
-import { DEFAULT_SWEEP, isDefaultSetting, sampleSweepSetting, SweepSample, SweepSetting, sweepLabel } from "./sweep";
+import { DEFAULT_SWEEP, isDefaultSetting, SweepSample, SweepSetting, sweepLabel } from "./sweep";
 import type { DiscriminationIdentity } from "./theoryPhase";
 
 /** A trained model of the study: its checkpoint is `checkpointPath(paths, cfg, variant, seed)`. */
@@ -72,7 +72,7 @@ function drawData(cfg: ExperimentConfig, paths: Paths, dataSeed: number): { toke
   return { tokens: imagesToTokens(datasetImages(ds)), keys: datasetImageKeys(ds) };
 }
 
-/** Result of `drawWork`: machine vs machine on one dataset draw. */
+/** Machine vs machine on one dataset draw (`drawFromParts`). */
 export interface DrawWork {
   dataSeed: number;
   /** Predictors against each other and against the true noise (no network). */
@@ -83,7 +83,7 @@ export interface DrawWork {
   finals: Record<string, number[]>;
 }
 
-/** The heavy part of `drawWork` without the final images: every predictor vs every other and vs the true noise. */
+/** The heavy part of a DrawWork without the final images: every predictor vs every other and vs the true noise. */
 export function drawForwardWork(cfg: ExperimentConfig, paths: Paths, dataSeed: number, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): DrawWork["forward"] {
   const s = scheduleOf(cfg);
   const { tokens } = drawData(cfg, paths, dataSeed);
@@ -116,21 +116,10 @@ export function drawFromParts(dataSeed: number, forward: DrawWork["forward"], fi
   return { dataSeed, forward, pearsonPairs, finals };
 }
 
-/** 1. Machine vs machine on dataset draw `dataSeed`. */
-export function drawWork(cfg: ExperimentConfig, paths: Paths, dataSeed: number, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): DrawWork {
-  const forward = drawForwardWork(cfg, paths, dataSeed, st, onStep);
-  const finals: Record<string, number[]> = {};
-  for (const name of st.predictors) {
-    finals[name] = Array.from(machineFinals(cfg, paths, dataSeed, name, st.machineOptions, st.compareSamples));
-    onStep?.(1, 1, `draw ${dataSeed}: ${name} sampled`);
-  }
-  return drawFromParts(dataSeed, forward, finals, st.predictors);
-}
-
 /** The forward-process draws of a dataset draw: the same x0 and z for every model trained on it. */
 const forwardRng = (cfg: ExperimentConfig, dataSeed: number): Rng => new Rng(cfg.sampleSeed).split(`forward-bands/draw${dataSeed}`);
 
-/** Result of `modelWork`: one trained network against every predictor. */
+/** One trained network against every predictor (`modelFromParts`). */
 export interface ModelWork {
   variant: Variant;
   seed: number;
@@ -153,7 +142,7 @@ export interface ModelWork {
 /** Every unordered pair of predictors, in list order. */
 const allPairs = (names: readonly MachineName[]): [MachineName, MachineName][] => names.flatMap((a, i) => names.slice(i + 1).map((b) => [a, b] as [MachineName, MachineName]));
 
-/** The part of `modelWork` that runs the network: banded r^2 on the forward process and its final images. */
+/** The part of a ModelWork that runs the network: banded r^2 on the forward process and its final images. */
 export type ModelNetworkWork = Pick<ModelWork, "variant" | "seed" | "dataSeed" | "checkpoint" | "weights" | "n" | "forward" | "finals">;
 
 /** 2a. One trained model on the forward process of its draw, and its final images from the comparison noise. */
@@ -198,20 +187,6 @@ export function modelFromParts(cfg: ExperimentConfig, net: ModelNetworkWork, dra
   }));
   const { finals, ...rest } = net;
   return { ...rest, pearson, pearsonMedian, differences, finals };
-}
-
-/** 2. One trained model against every predictor; `draw` is the drawWork of the model's dataset draw. */
-export function modelWork(cfg: ExperimentConfig, paths: Paths, ref: CheckpointRef, draw: DrawWork, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): ModelWork {
-  return modelFromParts(cfg, modelNetworkWork(cfg, paths, ref, st, onStep), draw, st);
-}
-
-/** 4. One sweep setting on one draw (sampling runs and comparison-noise finals). */
-export function sweepWork(cfg: ExperimentConfig, paths: Paths, dataSeed: number, setting: SweepSetting, st: DiscriminationSettings): SweepSample {
-  const { tokens, keys } = drawData(cfg, paths, dataSeed);
-  return sampleSweepSetting({
-    cfg, setting, tokens, schedule: scheduleOf(cfg), trainingKeys: keys, dataSeed, runs: st.sweepRuns,
-    runRng: (run) => sampleRng(cfg, run), compareRng: sampleRng(cfg, 0), n: st.compareSamples, machineOptions: st.machineOptions,
-  });
 }
 
 /** Mean and sample standard deviation (0 for one value). */

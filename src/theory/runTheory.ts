@@ -156,11 +156,6 @@ export function machineRun(cfg: ExperimentConfig, m: ScoreMachine, s: Schedule, 
   return { model: machineModelName(m.name), machine: m.name, run, samples: cfg.samples, metrics: evaluateTokens(tokens, trainingKeys), seconds: (Date.now() - t0) / 1000 };
 }
 
-/** Sample `cfg.runs` runs of `cfg.samples` from a machine and score them (same seeds as sampleTask). */
-export function machineRuns(cfg: ExperimentConfig, m: ScoreMachine, s: Schedule, trainingKeys: Set<string>, onStep?: (run: number, done: number, total: number) => void): MachineRunMetrics[] {
-  return Array.from({ length: cfg.runs }, (_, run) => machineRun(cfg, m, s, trainingKeys, run, (d, t) => onStep?.(run, d, t)));
-}
-
 /** ModelSummary-shaped summaries of machine runs (one per machine, in `names` order). */
 export function summarizeMachineRuns(runs: MachineRunMetrics[], names: readonly MachineName[]): ModelSummary[] {
   return names.filter((n) => runs.some((r) => r.machine === n)).map((name) => {
@@ -183,7 +178,7 @@ export type NetworkComparison = Omit<VariantComparison, "variant" | "seed" | "we
 };
 
 /**
- * The heavy half of `compareWithNetwork`: r^2 of eps (and of x0) along the network's trajectories,
+ * The heavy half of a comparison with one network: r^2 of eps (and of x0) along the network's trajectories,
  * r^2 of eps on the forward process of the training `tokens`, and the network's final images.
  */
 export function compareNetwork(o: {
@@ -218,18 +213,6 @@ export function finishComparison(c: NetworkComparison, machineFinals: Record<str
   }
   const { finalTokens: _f, ...rest } = c;
   return { ...rest, pearson, finalR2Median };
-}
-
-/**
- * Compare machines with one network: r^2 of eps (and of x0) along its trajectories, r^2 of eps on the
- * forward process of the training `tokens`, and Pearson r / r^2 of its final images vs `machineFinals`
- * (machine samples from the same `rng` seed, n and batch).
- */
-export function compareWithNetwork(o: {
-  model: EpsModel; machines: readonly ScoreMachine[]; machineFinals: Record<string, Float32Array>; tokens: ArrayLike<number>;
-  schedule: Schedule; rng: Rng; n: number; onStep?: (done: number, total: number) => void;
-}): Omit<VariantComparison, "variant" | "seed" | "weights" | "checkpoint"> {
-  return finishComparison(compareNetwork(o), o.machineFinals, o.machines.map((m) => m.name));
 }
 
 /**
