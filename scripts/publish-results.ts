@@ -7,7 +7,8 @@
  *
  *   npx ts-node --transpile-only scripts/publish-results.ts OUT_DIR NAME [--log FILE ...]
  *
- * Extra `--log` files (the experiment's console output) are copied too, for its timings.
+ * Extra `--log` files (the experiment's console output) are copied too, for its timings, without
+ * their progress-bar updates (each bar's last line, with the phase's elapsed time, is kept).
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -15,6 +16,21 @@ import { spawnSync } from "child_process";
 import { ensureDir, writeFileAtomic } from "../src/io/atomic";
 import { FigureExporter } from "../src/plot/export";
 import { studyStripFigure } from "../src/plot/figures";
+
+/** A progress-bar line of src/progress.ts: "<label> [####....]  12.3% ...". */
+const PROGRESS = /^(\S+(?: \S+)?) \[[#.]+\]/;
+
+/**
+ * A console log without its progress-bar updates (a line every 10 s), keeping each bar's last line,
+ * which holds that phase's elapsed time.
+ */
+export function withoutProgressLines(text: string): string {
+  const lines = text.split("\n");
+  return lines.filter((line, i) => {
+    const m = PROGRESS.exec(line);
+    return !m || PROGRESS.exec(lines[i + 1] ?? "")?.[1] !== m[1];
+  }).join("\n");
+}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -28,7 +44,10 @@ async function main(): Promise<void> {
     fs.copyFileSync(path.join(outDir, f), path.join(dest, f));
   }
   const logs = args.flatMap((a, i) => (a === "--log" ? [args[i + 1]] : []));
-  for (const l of logs) fs.copyFileSync(l, path.join(dest, path.basename(l)));
+  for (const l of logs) {
+    if (!l || !fs.existsSync(l)) throw new Error(`--log needs an existing file, got '${l ?? ""}'`);
+    writeFileAtomic(path.join(dest, path.basename(l)), withoutProgressLines(fs.readFileSync(l, "utf8")));
+  }
   // the strip plot of every trained model
   const ex = await new FigureExporter().open();
   try {
@@ -43,7 +62,9 @@ async function main(): Promise<void> {
   console.log(`published ${outDir} -> ${dest}`);
 }
 
-main().catch((e: Error) => {
-  console.error(`error: ${e.message}`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e: Error) => {
+    console.error(`error: ${e.message}`);
+    process.exit(1);
+  });
+}
