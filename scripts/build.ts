@@ -117,23 +117,27 @@ function build(force: boolean): void {
     console.log(`build: build/ is up to date with src/ (${count} inputs, ${current.fingerprint.slice(0, 12)})`);
     return;
   }
-  // 2. Compile (incremental: build/.tsbuildinfo). The old record goes first, so a failed build
-  //    cannot leave a record that claims the new sources.
+  // 2. The generated files (src/codegen.ts: the variant list, kernel constants, block dispatch,
+  //    PyTorch variants) must match the sources, or the build would compile a stale variant list.
   fs.rmSync(path.join(BUILD, BUILD_INFO_FILE), { force: true });
+  const gen = spawnSync(process.execPath, [require.resolve("ts-node/dist/bin.js", { paths: [ROOT] }), "--transpile-only", path.join(ROOT, "scripts", "gen.ts"), "--check"], { cwd: ROOT, encoding: "utf8" });
+  if (gen.status !== 0) fail((gen.stderr || gen.stdout || `scripts/gen.ts --check failed (status ${gen.status})`).trim().replace(/^gen: /, ""));
+  // 3. Compile (incremental: build/.tsbuildinfo). The old record goes first, so a failed build
+  //    cannot leave a record that claims the new sources.
   const tsc = spawnSync(process.execPath, [TSC, "-p", path.join(ROOT, "tsconfig.build.json")], { cwd: ROOT, stdio: "inherit" });
   if (tsc.error) fail(`could not run ${TSC}: ${tsc.error.message}`);
   if (tsc.status !== 0) {
     process.stdout.write("\n"); // tsc's last message ends without one
     fail(`tsc -p tsconfig.build.json failed (status ${tsc.status}); build/ is not usable until it compiles`);
   }
-  // 3. Assets the library reads at run time from beside its JavaScript (path.join(__dirname, ...)).
+  // 4. Assets the library reads at run time from beside its JavaScript (path.join(__dirname, ...)).
   for (const rel of files(SRC).filter((f) => isBuildInput(f) && ASSET_EXTENSIONS.includes(path.extname(f)))) {
     const from = path.join(SRC, rel);
     const to = path.join(BUILD, rel);
     fs.mkdirSync(path.dirname(to), { recursive: true });
     fs.copyFileSync(from, to);
   }
-  // 4. Outputs whose source was deleted or renamed would still load: remove them.
+  // 5. Outputs whose source was deleted or renamed would still load: remove them.
   const removed: string[] = [];
   for (const out of files(BUILD)) {
     const src = sourceOf(out);
@@ -142,7 +146,7 @@ function build(force: boolean): void {
       removed.push(out);
     }
   }
-  // 5. The record, written last and atomically.
+  // 6. The record, written last and atomically.
   const typescript = (JSON.parse(fs.readFileSync(require.resolve("typescript/package.json", { paths: [ROOT] }), "utf8")) as { version: string }).version;
   const info: BuildInfo = { fingerprint: current.fingerprint, files: current.files, builtAt: new Date().toISOString(), typescript };
   const tmp = path.join(BUILD, `${BUILD_INFO_FILE}.${process.pid}.tmp`);

@@ -3,6 +3,8 @@
  * (`smoke`, `quick`, `paper`) as data, and checked overrides (an unknown key or a wrong type is
  * an error naming the key and value, never ignored).
  */
+import { SAMPLER_FORM_NAMES, SamplerFormName } from "./ddpm/sampler-forms";
+import { GUMBEL_SAMPLING, GumbelSampling } from "./model/variant-registry";
 import { getVariant } from "./model/variants";
 
 export interface ExperimentConfig {
@@ -40,6 +42,12 @@ export interface ExperimentConfig {
   readonly emaDecay: number;
   readonly emaWarmup: boolean;
   readonly gumbelTau: number;
+  /**
+   * Straight-through hard Gumbel-softmax in training (PyTorch's gumbel_softmax(hard=True)): the
+   * forward pass uses the one-hot of the argmax, the gradient flows through the soft weights.
+   * SPEC false (the soft form, PyTorch's default). Variants with Gumbel draws only.
+   */
+  readonly gumbelHard: boolean;
   /** First training seed. */
   readonly seed: number;
   /** Training seeds per dataset draw (consecutive; unique across draws). */
@@ -60,6 +68,19 @@ export interface ExperimentConfig {
   readonly sampleBatch: number;
   /** Seed of sampling run r is sampleSeed + r. */
   readonly sampleSeed: number;
+  /**
+   * Reverse-step form of the sampler (src/ddpm/sampler-forms.ts): "ddpm" (SPEC: eps form,
+   * sigma^2 = beta), "ddpm-posterior" (sigma^2 = beta-tilde) or "clamp-x0" (minimal-diffusion's step:
+   * x0 clamped to [-1, 1], posterior mean, beta-tilde). Sampling only: checkpoints are reused.
+   */
+  readonly sampler: SamplerFormName;
+  /**
+   * How top-1 (Gumbel) attention picks its key while sampling: "argmax" (SPEC), "gumbel-hard" (argmax
+   * of scores + fresh Gumbel draws at every step, as PyTorch's gumbel_softmax(hard=True) keeps
+   * doing in eval mode) or "gumbel-soft" (softmax((scores + g) / gumbelTau)). Sampling only; other
+   * variants ignore it.
+   */
+  readonly top1Sampling: GumbelSampling;
   /** Sample with the EMA weights (paper) rather than the raw weights. */
   readonly useEma: boolean;
   /** Also evaluate raw-weight samples (SPEC "EMA note"). */
@@ -76,12 +97,12 @@ export interface ExperimentConfig {
    * Training engine (src/engines/): the fused WebAssembly SIMD step or the tfjs formulation.
    * Same numbers to float32 rounding; checkpoints are shared.
    */
-  readonly trainer: Engine;
+  readonly trainEngine: Engine;
   /**
    * Sampling engine (src/engines/): fused WebAssembly SIMD or tfjs. Same distribution;
    * the noise streams differ, so a given seed gives different samples per engine.
    */
-  readonly sampler: Engine;
+  readonly sampleEngine: Engine;
   /**
    * After sampling, run the theory phase (src/theory/theoryPhase.ts): score machines sampled like
    * the models and compared with every trained network, written to theory.json and
@@ -95,9 +116,14 @@ export type Engine = "wasm" | "tfjs";
 
 /** Allowed values of the string-valued keys. */
 const ENUM_KEYS: Partial<Record<keyof ExperimentConfig, readonly string[]>> = {
-  trainer: ["wasm", "tfjs"],
-  sampler: ["wasm", "tfjs"],
+  trainEngine: ["wasm", "tfjs"],
+  sampleEngine: ["wasm", "tfjs"],
+  sampler: SAMPLER_FORM_NAMES,
+  top1Sampling: GUMBEL_SAMPLING,
 };
+
+/** Keys renamed since results were first stored: old name -> new name (`upgradeStoredConfig`). */
+const RENAMED_KEYS: Record<string, keyof ExperimentConfig> = { trainer: "trainEngine" };
 
 export const DEFAULT_CONFIG: ExperimentConfig = Object.freeze({
   datasetSize: 2048,
@@ -123,6 +149,7 @@ export const DEFAULT_CONFIG: ExperimentConfig = Object.freeze({
   emaDecay: 0.9999,
   emaWarmup: true,
   gumbelTau: 1,
+  gumbelHard: false,
   seed: 0,
   seeds: 3,
   checkpointEvery: 250,
@@ -131,12 +158,14 @@ export const DEFAULT_CONFIG: ExperimentConfig = Object.freeze({
   protocolRuns: 0,
   sampleBatch: 10000,
   sampleSeed: 1000,
+  sampler: "ddpm",
+  top1Sampling: "argmax",
   useEma: true,
   rawSamples: false,
   maxNonFinite: 0.001,
   workers: 0,
-  trainer: "wasm",
-  sampler: "wasm",
+  trainEngine: "wasm",
+  sampleEngine: "wasm",
   theory: true,
 });
 
@@ -175,6 +204,10 @@ export function parseProfile(name: string): ProfileName {
  * parsed; anything else must already have the right type.
  */
 export function checkOverride(key: string, value: unknown): [keyof ExperimentConfig, number | boolean | string] {
+  if (key in RENAMED_KEYS) throw new Error(`config key '${key}' is now '${RENAMED_KEYS[key]}'`);
+  if (key === "sampler" && (value === "wasm" || value === "tfjs")) {
+    throw new Error(`config key 'sampler' is the reverse-step form (${SAMPLER_FORM_NAMES.join(", ")}); the sampling engine '${value}' is config key 'sampleEngine'`);
+  }
   if (!(key in DEFAULT_CONFIG)) {
     throw new Error(`unknown config key '${key}' (valid keys: ${Object.keys(DEFAULT_CONFIG).join(", ")})`);
   }
@@ -201,6 +234,28 @@ export function checkOverride(key: string, value: unknown): [keyof ExperimentCon
   }
   if (INTEGER_KEYS.has(k) && !Number.isInteger(v)) throw new Error(`config key '${key}' expects an integer, got ${JSON.stringify(value)}`);
   return [k, v as number | boolean];
+}
+
+/**
+ * A config as an earlier version of this library stored it (results.json, config.json, checkpoints),
+ * in today's keys: `trainer` -> `trainEngine`, `sampler` "wasm" | "tfjs" -> `sampleEngine` (then
+ * `sampler` is the SPEC's "ddpm"), and keys added since at their defaults (each added key's
+ * default is what the library did before it existed). Unknown keys stay, for the caller to judge.
+ */
+export function upgradeStoredConfig(stored: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...stored };
+  for (const [old, now] of Object.entries(RENAMED_KEYS)) {
+    if (old in out) {
+      if (!(now in out)) out[now] = out[old];
+      delete out[old];
+    }
+  }
+  if (out.sampler === "wasm" || out.sampler === "tfjs") {
+    if (!("sampleEngine" in out)) out.sampleEngine = out.sampler;
+    out.sampler = "ddpm";
+  }
+  for (const [k, v] of Object.entries(DEFAULT_CONFIG)) if (!(k in out)) out[k] = v;
+  return out;
 }
 
 /** Defaults <- profile <- overrides, validated. */

@@ -1,8 +1,10 @@
 /**
  * The fused wasm sampler (assembly/sample.ts, src/kernels/sample-kernel.ts) against the tfjs engine
- * (`scoreNet`, `sampleTokens` + `networkEpsModel`), its Gaussian generator and vectorised exp/log.
+ * (`scoreNet`, `sampleTokens` + `networkEpsModel`), its Gaussian and Gumbel generators and vectorised
+ * exp/log. Every variant the fused kernels implement (the registry), every sampler form
+ * (src/ddpm/sampler-forms.ts) and every top-1 rule of the Gumbel variants is checked.
  *
- * top1 references run on the tfjs *cpu* backend: on tfjs-backend-wasm 4.22,
+ * Gumbel-variant references run on the tfjs *cpu* backend: on tfjs-backend-wasm 4.22,
  * `tf.oneHot(indices, depth, 1, 0, "float32")` returns the int32 bit pattern 1 (1.4e-45) instead of
  * 1.0, so `scoreNet`'s hard top-1 attention there is ~0 (see the report of this change).
  * Full-sampler references also copy every noise draw: on the cpu backend `tf.tensor3d(values)`
@@ -17,12 +19,15 @@ import "@tensorflow/tfjs-backend-cpu";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
 import { sampleTokens } from "../src/ddpm/sampler";
+import { SAMPLER_FORMS, samplerForm } from "../src/ddpm/sampler-forms";
 import { makeSchedule, stepCoefficients } from "../src/ddpm/schedule";
-import { SAMPLE_WASM, wasmEps, wasmMath, wasmNormals, wasmSampleTokens } from "../src/kernels/sample-kernel";
+import { wasmVariants } from "../src/kernels/constants";
+import { SAMPLE_WASM, wasmEps, wasmGumbels, wasmMath, wasmNormals, wasmSampleTokens } from "../src/kernels/sample-kernel";
 import { networkEpsModel } from "../src/model/eps-model";
 import { ParamTensors, scoreNet } from "../src/model/network";
 import { initParams, ParamArrays, paramSpecs } from "../src/model/params";
-import { VARIANTS, Variant } from "../src/model/variants";
+import { GUMBEL_SAMPLING, GumbelSampling } from "../src/model/variant-registry";
+import { getVariant, Variant } from "../src/model/variants";
 import { Rng } from "../src/rng";
 
 let mainBackend = "";
@@ -37,8 +42,12 @@ const root = path.join(__dirname, "..");
 
 /** Backend for tfjs references of `variant` (see the file comment). */
 async function referenceBackend(variant: Variant): Promise<void> {
-  await tf.setBackend(variant === "top1" ? "cpu" : mainBackend);
+  await tf.setBackend(getVariant(variant).gumbel ? "cpu" : mainBackend);
 }
+
+/** Each variant of the fused kernels with each sampling rule it has (Gumbel variants: every top-1 rule). */
+const RULES: { variant: Variant; rule: GumbelSampling; name: string }[] = wasmVariants().flatMap((variant) =>
+  getVariant(variant).gumbel ? GUMBEL_SAMPLING.map((rule) => ({ variant, rule, name: `${variant} (${rule})` })) : [{ variant, rule: "argmax" as const, name: variant }]);
 
 function tensors(p: ParamArrays, variant: Variant): ParamTensors {
   return Object.fromEntries(paramSpecs(variant).map((s) => [s.name, tf.tensor(p[s.name], s.shape)]));
@@ -57,28 +66,45 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-/** An Rng whose fillNormal returns a fresh copy of each draw (same stream as `new Rng(seed)`). */
+/** An Rng whose fillNormal / fillGumbel return a fresh copy of each draw (same stream as `new Rng(seed)`). */
 function copyingRng(seed: number): Rng {
   const r = new Rng(seed);
-  return { fillNormal: (b: Float32Array) => r.fillNormal(b).slice() } as unknown as Rng;
+  return { fillNormal: (b: Float32Array) => r.fillNormal(b).slice(), fillGumbel: (b: Float32Array) => r.fillGumbel(b).slice() } as unknown as Rng;
 }
 
 describe("wasm sampler: eps equals scoreNet", () => {
-  for (const variant of VARIANTS) {
-    it(`${variant}: eps(x, t) within 1e-5 at several t`, async () => {
+  for (const { variant, rule, name } of RULES) {
+    it(`${name}: eps(x, t) within 1e-5 at several t`, async () => {
       await referenceBackend(variant);
       const p = initParams(variant, new Rng(11));
       const pt = tensors(p, variant);
       const B = 37; // not a multiple of the kernel's chunk or of 4
       const x = new Rng(12).fillNormal(new Float32Array(B * 48)).map((v) => 2 * v);
+      const gumbel = rule === "argmax" ? undefined : new Rng(13).fillGumbel(new Float32Array(B * 16));
       for (const t of [0, 1, 250, 999]) {
-        const ref = tf.tidy(() => scoreNet(pt, variant, tf.tensor3d(x, [B, 4, 12]), tf.tensor1d([t], "int32"), { mode: "sample" }).eps.dataSync());
-        const got = wasmEps(p, variant, x, t);
-        expect(maxAbsDiff(got, ref), `${variant} t=${t}`).toBeLessThan(1e-5 * Math.max(1, maxAbs(ref)));
+        const ref = tf.tidy(() => scoreNet(pt, variant, tf.tensor3d(x, [B, 4, 12]), tf.tensor1d([t], "int32"), {
+          mode: "sample", sampling: rule, tau: 0.7, gumbel: gumbel && tf.tensor3d(gumbel, [B, 4, 4]),
+        }).eps.dataSync());
+        const got = wasmEps(p, variant, x, t, { gumbelSampling: rule, tau: 0.7, gumbel });
+        expect(maxAbsDiff(got, ref), `${name} t=${t}`).toBeLessThan(1e-5 * Math.max(1, maxAbs(ref)));
       }
       Object.values(pt).forEach((v) => v.dispose());
     });
   }
+
+  it("top-1 rules differ where they should: gumbel draws change the chosen keys", () => {
+    const variant = wasmVariants().find((v) => getVariant(v).gumbel)!;
+    const p = initParams(variant, new Rng(11));
+    const B = 64;
+    const x = new Rng(12).fillNormal(new Float32Array(B * 48));
+    const gumbel = new Rng(13).fillGumbel(new Float32Array(B * 16)).map((g) => 5 * g); // large draws: many flips
+    const hard = wasmEps(p, variant, x, 500, { gumbelSampling: "gumbel-hard", gumbel });
+    const soft = wasmEps(p, variant, x, 500, { gumbelSampling: "gumbel-soft", gumbel, tau: 1 });
+    const argmax = wasmEps(p, variant, x, 500);
+    expect(maxAbsDiff(hard, argmax)).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(soft, hard)).toBeGreaterThan(1e-3);
+    expect(() => wasmEps(p, variant, x, 500, { gumbelSampling: "gumbel-hard" })).toThrow(/gumbel/);
+  });
 
   it("rejects missing or mis-sized parameters", () => {
     const p = initParams("attention", new Rng(1));
@@ -98,21 +124,52 @@ describe("wasm sampler: full sampling equals sampleTokens on the same noise", ()
     return p;
   }
 
-  for (const variant of VARIANTS) {
-    it(`${variant}: 50 steps, 3 batches (16, 16, 8)`, async () => {
+  for (const { variant, rule, name } of RULES) {
+    it(`${name}: 50 steps, 3 batches (16, 16, 8)`, async () => {
       await referenceBackend(variant);
       const p = params(variant);
       const pt = tensors(p, variant);
       const s = makeSchedule({ steps: 50, betaStart: 1e-4, betaEnd: 0.02 });
-      const ref = sampleTokens(networkEpsModel(pt, variant), s, { n: 40, batch: 16, rng: copyingRng(7) });
+      const ref = sampleTokens(networkEpsModel(pt, variant, { sampling: rule, tau: 0.8, gumbelRng: copyingRng(8) }), s, { n: 40, batch: 16, rng: copyingRng(7) });
       const steps: number[] = [];
-      const got = wasmSampleTokens(p, variant, s, { n: 40, batch: 16, rng: new Rng(7), noise: "rng", onStep: (d, total) => steps.push(d / total) });
+      const got = wasmSampleTokens(p, variant, s, {
+        n: 40, batch: 16, rng: new Rng(7), noise: "rng", onStep: (d, total) => steps.push(d / total), gumbelSampling: rule, tau: 0.8, gumbelRng: new Rng(8),
+      });
       expect(maxAbsDiff(got, ref)).toBeLessThan(1e-5 * maxAbs(ref));
       expect(steps.length).toBe(150);
       expect(steps[149]).toBe(1);
       Object.values(pt).forEach((v) => v.dispose());
     });
   }
+
+  // Every reverse-step form on both engines, with trained-like scale: out.w small, so x stays near the data range
+  // and clamp-x0's clamp is active at some steps and not at others.
+  for (const form of SAMPLER_FORMS) {
+    for (const variant of wasmVariants()) {
+      it(`sampler ${form.name}, ${variant}: 50 steps equal sampleTokens`, async () => {
+        await referenceBackend(variant);
+        const p = params(variant);
+        const pt = tensors(p, variant);
+        const s = makeSchedule({ steps: 50, betaStart: 1e-4, betaEnd: 0.2 });
+        const ref = sampleTokens(networkEpsModel(pt, variant), s, { n: 40, batch: 16, rng: copyingRng(7), form });
+        const got = wasmSampleTokens(p, variant, s, { n: 40, batch: 16, rng: new Rng(7), noise: "rng", form });
+        expect(maxAbsDiff(got, ref)).toBeLessThan(1e-5 * Math.max(1, maxAbs(ref)));
+        Object.values(pt).forEach((v) => v.dispose());
+      });
+    }
+  }
+
+  it("the forms differ: clamp-x0 ends inside [-1, 1], ddpm and ddpm-posterior share the mean but not the noise", () => {
+    const variant = wasmVariants()[0];
+    const p = params(variant);
+    const s = makeSchedule({ steps: 50, betaStart: 1e-4, betaEnd: 0.2 });
+    const run = (name: string) => wasmSampleTokens(p, variant, s, { n: 200, batch: 200, rng: new Rng(7), form: samplerForm(name) });
+    const [a, b, c] = ["ddpm", "ddpm-posterior", "clamp-x0"].map(run);
+    expect(maxAbs(c)).toBeLessThanOrEqual(1);
+    expect(maxAbs(a)).toBeGreaterThan(1);
+    expect(maxAbsDiff(a, b)).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(b, c)).toBeGreaterThan(1e-3);
+  });
 
   it("attention: 1000 steps (SPEC schedule) stay within 1e-5 relative", async () => {
     const p = params("attention");
@@ -212,6 +269,42 @@ describe("wasm sampler: Gaussian generator (xoshiro128** x 8 + Box-Muller)", () 
   it("same seed, same stream; another seed, another stream", () => {
     expect(Buffer.from(wasmNormals(new Rng(2024), 64).buffer).equals(Buffer.from(z.slice(0, 64).buffer))).toBe(true);
     expect(maxAbsDiff(wasmNormals(new Rng(2025), 64), z.slice(0, 64))).toBeGreaterThan(0.5);
+  });
+});
+
+describe("wasm sampler: Gumbel generator (xoshiro128** + -log(-log u))", () => {
+  const N = 1 << 20;
+  const g = wasmGumbels(new Rng(77), N);
+  const EULER = 0.5772156649015329;
+
+  it("moments: mean Euler's gamma, variance pi^2 / 6 (5 standard errors); finite, bounded", () => {
+    let s1 = 0, s2 = 0;
+    for (const v of g) { s1 += v; s2 += v * v; }
+    const mean = s1 / N;
+    const variance = s2 / N - mean * mean;
+    const v = (Math.PI ** 2) / 6;
+    expect(Math.abs(mean - EULER)).toBeLessThan(5 * Math.sqrt(v / N));
+    expect(Math.abs(variance / v - 1)).toBeLessThan(5 * Math.sqrt(4.4 / N)); // Var(s^2) / sigma^4 = (kurtosis 5.4 - 1) / N
+    expect(g.every(Number.isFinite)).toBe(true);
+    expect(Math.max(...g.subarray(0, 1 << 16))).toBeLessThan(17);
+  });
+
+  it("CDF exp(-exp(-x)) at 5 points", () => {
+    for (const x of [-1, 0, 0.5, 2, 4]) {
+      const p = Math.exp(-Math.exp(-x));
+      const f = g.reduce((a, v) => a + (v <= x ? 1 : 0), 0) / N;
+      expect(Math.abs(f - p), `F(${x})`).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / N));
+    }
+  });
+
+  it("same seed, same stream; another seed, another stream; lag correlation 0", () => {
+    expect(Buffer.from(wasmGumbels(new Rng(77), 64).buffer).equals(Buffer.from(g.slice(0, 64).buffer))).toBe(true);
+    expect(maxAbsDiff(wasmGumbels(new Rng(78), 64), g.slice(0, 64))).toBeGreaterThan(0.5);
+    for (const lag of [1, 4]) {
+      let c = 0;
+      for (let i = 0; i + lag < N; i++) c += (g[i] - EULER) * (g[i + lag] - EULER);
+      expect(Math.abs(c / (N - lag) / ((Math.PI ** 2) / 6)), `lag ${lag}`).toBeLessThan(5 / Math.sqrt(N));
+    }
   });
 });
 

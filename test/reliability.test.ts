@@ -142,7 +142,7 @@ describe("2. samples and run records belong to the model that made them", () => 
     expect(staleReason(stored, cfg, ["cnn"], out)).toBeNull();
     // retrain with the other engine: same config, slightly different weights
     fs.rmSync(r.training[0].checkpoint);
-    trainTask({ ...cfg, trainer: "tfjs" }, { outDir: out, dataDir: path.join(out, "..", "data") }, "cnn", 0);
+    trainTask({ ...cfg, trainEngine: "tfjs" }, { outDir: out, dataDir: path.join(out, "..", "data") }, "cnn", 0);
     expect(staleReason(stored, cfg, ["cnn"], out)).toMatch(/holds other weights than the results were computed from/);
   });
 });

@@ -149,7 +149,7 @@ describe("the experiment's theory phase", () => {
     const d = read("theory-discrimination.json");
     // retrain with the other engine: same config, slightly different weights
     fs.rmSync(checkpointPath(paths, cfg, "cnn", 0));
-    trainTask({ ...cfg, trainer: "tfjs" }, paths, "cnn", 0);
+    trainTask({ ...cfg, trainEngine: "tfjs" }, paths, "cnn", 0);
     expect(theoryStaleReason(t, cfg, req.theory, paths)).toMatch(/checkpoint checkpoints\/cnn-\S+ holds other weights than it was computed from/);
     expect(discriminationStaleReason(d, cfg, req.discrimination, paths)).toMatch(/holds other weights/);
     const compareUnit = { kind: "network-compare" as const, variant: "cnn" as const, seed: 0, weights: "ema" as const, machines: req.theory.machines, options: req.theory.machineOptions, n: req.theory.compareSamples };

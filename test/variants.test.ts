@@ -1,8 +1,8 @@
 /**
  * One variant, one place: a variant defined here (nothing else edited) trains, samples and gets its
  * Table 1 row on the tfjs engine; the fused engines refuse it and name the tfjs engine; a variant
- * file dropped in a folder is discovered; and the constants the AssemblyScript kernels share with
- * TypeScript are generated from one source.
+ * file dropped in a folder is discovered; and everything the AssemblyScript kernels and the PyTorch
+ * scripts share with the descriptors is generated from one source.
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -14,7 +14,8 @@ import { parseArgs } from "../src/cli/args";
 import { epochsFor, resolveConfig } from "../src/config";
 import { runExperiment } from "../src/experiment/run";
 import { sampleTask, trainTask } from "../src/experiment/tasks";
-import { assemblyConstants } from "../src/kernels/constants";
+import { generatedFiles, staleGenerated } from "../src/codegen";
+import { kernelKinds, wasmVariants } from "../src/kernels/constants";
 import { attendValues, square } from "../src/model/layers";
 import { packedLayout } from "../src/model/packed";
 import { getVariant, registerVariant, VariantDescriptor, variantNames, VARIANTS } from "../src/model/variants";
@@ -38,7 +39,8 @@ const meanpool: VariantDescriptor = {
   },
   gumbel: false,
   longTraining: false,
-  wasmKernel: null, // the fused kernels do not implement it
+  wasm: null, // the fused kernels do not implement it
+  torch: null,
 };
 
 beforeAll(async () => {
@@ -54,7 +56,7 @@ describe("a variant defined in this file", () => {
     expect(parseArgs(["--variant", "meanpool,cnn"]).variants).toEqual(["meanpool", "cnn"]);
     expect(packedLayout("meanpool").specs.map((s) => s.name)).toEqual(["conv1.w", "conv1.b", "time.w1", "time.b1", "time.w2", "time.b2", "attn.wv", "out.w", "out.b"]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toy-variant-"));
-    const cfg = resolveConfig("smoke", { datasetSize: 256, epochs: 30, samples: 64, sampleBatch: 64, runs: 2, workers: 1, trainer: "tfjs", sampler: "tfjs" });
+    const cfg = resolveConfig("smoke", { datasetSize: 256, epochs: 30, samples: 64, sampleBatch: 64, runs: 2, workers: 1, trainEngine: "tfjs", sampleEngine: "tfjs" });
     expect(epochsFor(cfg, "meanpool")).toBe(30);
     const r = await runExperiment({ cfg, variants: ["meanpool"], profile: "test", paths: { outDir: dir, dataDir: path.join(dir, "data") }, log: () => {}, progressWrite: () => {} });
     const losses = r.training[0].epochLosses;
@@ -69,9 +71,9 @@ describe("a variant defined in this file", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "toy-wasm-"));
     const paths = { outDir: dir, dataDir: path.join(dir, "data") };
     const cfg = resolveConfig("smoke", { datasetSize: 128, epochs: 1, samples: 32, sampleBatch: 32, workers: 1 });
-    expect(() => trainTask(cfg, paths, "meanpool", 0)).toThrow(/fused WebAssembly training engine does not implement variant 'meanpool'; use the tfjs engine: --trainer tfjs/);
-    trainTask({ ...cfg, trainer: "tfjs" }, paths, "meanpool", 0);
-    expect(() => sampleTask(cfg, paths, "meanpool", 0, 0, "ema", { saveNpy: false })).toThrow(/fused WebAssembly sampling engine does not implement variant 'meanpool'; use the tfjs engine: --sampler tfjs/);
+    expect(() => trainTask(cfg, paths, "meanpool", 0)).toThrow(/fused WebAssembly training engine does not implement variant 'meanpool'; use the tfjs engine: --trainEngine tfjs/);
+    trainTask({ ...cfg, trainEngine: "tfjs" }, paths, "meanpool", 0);
+    expect(() => sampleTask(cfg, paths, "meanpool", 0, 0, "ema", { saveNpy: false })).toThrow(/fused WebAssembly sampling engine does not implement variant 'meanpool'; use the tfjs engine: --sampleEngine tfjs/);
   });
 
   it("bad descriptors and unknown names are errors naming them", () => {
@@ -82,8 +84,8 @@ describe("a variant defined in this file", () => {
   });
 });
 
-describe("a variant file in a folder", () => {
-  it("is discovered and registered (as the CLI, notebooks and workers do for src/variants/)", () => {
+describe("a variant file in another folder", () => {
+  it("is discovered and registered by discoverVariants (src/variants/ itself is listed in the generated _all.ts)", () => {
     // ts-node compiles the file, as it does for the CLI; the folder sits inside the repository so
     // that the file resolves the project's packages.
     (require("ts-node") as { register: (o: object) => void }).register({ transpileOnly: true, compilerOptions: { module: "commonjs" } });
@@ -95,7 +97,7 @@ describe("a variant file in a folder", () => {
         import { attendValues, square } from "${layers}";
         /** Identity attention at half strength: a one-file variant. */
         export const halfres = {
-          name: "halfres", label: "half residual", paper: null, colour: "#000000", gumbel: false, longTraining: false, wasmKernel: null,
+          name: "halfres", label: "half residual", paper: null, colour: "#000000", gumbel: false, longTraining: false, wasm: null, torch: null,
           attention: {
             params: [square("attn.wv")],
             forward: (p: Record<string, tf.Tensor>, h: tf.Tensor3D) => {
@@ -136,16 +138,33 @@ describe("the training notebooks", () => {
   });
 });
 
-describe("constants shared with the AssemblyScript kernels", () => {
-  it("assembly/_constants.ts is generated from src/kernels/constants.ts and up to date", () => {
-    const file = path.join(ROOT, "assembly", "_constants.ts");
-    expect(fs.readFileSync(file, "utf8"), "run `npx ts-node --transpile-only scripts/gen-kernel-constants.ts && npm run build:wasm`").toBe(assemblyConstants());
+describe("generated files: what must agree with the variants in other places and languages", () => {
+  it("src/variants/_all.ts, assembly/_constants.ts, assembly/_blocks.ts and bench/_variants.py are current", () => {
+    expect(staleGenerated(), "run `npm run gen && npm run build:wasm`").toEqual([]);
+    for (const g of generatedFiles()) expect(fs.readFileSync(path.join(ROOT, g.file), "utf8"), g.file).toBe(g.make());
     for (const k of ["train", "sample"]) {
       const src = fs.readFileSync(path.join(ROOT, "assembly", `${k}.ts`), "utf8");
       expect(src, `assembly/${k}.ts must import its shared constants, not copy them`).toMatch(/from "\.\/_constants"/);
-      expect(src).not.toMatch(/^const (CNN|ATTENTION|IDENTITY|TOP1|O_C1W|OFF_W1T)\b/m);
+      expect(src).not.toMatch(/^const (KIND_\w+|H|F|SCALE|O_C1W|OFF_W1T)\b/m);
+      expect(src, `assembly/${k}.ts must not branch on variant kinds (the blocks do that)`).not.toMatch(/KIND_(?!COUNT\b)[A-Z0-9]+/);
     }
-    // each paper variant's kernel kind is its descriptor's
-    expect(VARIANTS.map((v) => getVariant(v).wasmKernel)).toEqual([0, 1, 2, 3]);
+    // each paper variant's kernel kind is its place in the paper's order
+    expect(VARIANTS.map((v) => kernelKinds()[v])).toEqual([0, 1, 2, 3]);
+    // every registered variant with a wasm block has its block file and its dispatch case
+    const blocks = fs.readFileSync(path.join(ROOT, "assembly", "_blocks.ts"), "utf8");
+    for (const v of wasmVariants()) {
+      const b = getVariant(v).wasm!.block;
+      if (b === null) continue;
+      expect(fs.existsSync(path.join(ROOT, "assembly", "blocks", `${b}.ts`)), `assembly/blocks/${b}.ts`).toBe(true);
+      expect(blocks).toContain(`case KIND_${v.toUpperCase()}: b_${b}.trainForward(`);
+    }
+  });
+
+  it("bad wasm and torch parts of a descriptor are errors naming the variant", () => {
+    expect(() => registerVariant({ ...meanpool, name: "noblock", wasm: { block: null } })).toThrow(/variant 'noblock': a variant with attention names its AssemblyScript block/);
+    expect(() => registerVariant({ ...meanpool, name: "badblock", wasm: { block: "Bad Block" } })).toThrow(/wasm block name 'Bad Block'/);
+    expect(() => registerVariant({ ...meanpool, name: "novalue", wasm: { block: "novalue" }, attention: { ...meanpool.attention!, params: [square("attn.wq")] } }))
+      .toThrow(/the last attention parameter must be 'attn\.wv'/);
+    expect(() => registerVariant({ ...meanpool, name: "cnnlike", attention: null, torch: "return h" })).toThrow(/without attention has no PyTorch weights/);
   });
 });

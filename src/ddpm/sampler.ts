@@ -4,7 +4,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../rng";
-import { ddpmStep, Schedule } from "./schedule";
+import { reverseStep, SamplerForm, samplerForm } from "./sampler-forms";
+import { Schedule } from "./schedule";
 
 /** Noise predictor eps(x_t, t) for a batch of tokens [B, 4, 12] at one timestep. */
 export type EpsModel = (xt: tf.Tensor3D, t: number) => tf.Tensor3D;
@@ -20,13 +21,16 @@ export interface SampleOptions {
   onStep?: (done: number, total: number) => void;
   /** Sees every step's x_t and predicted eps (both [B, 4, 12]) before the update (for analyses). */
   onEps?: (xt: tf.Tensor3D, eps: tf.Tensor3D, t: number) => void;
+  /** Reverse-step form (src/ddpm/sampler-forms.ts; default the SPEC's "ddpm"). */
+  form?: SamplerForm;
 }
 
-/** Draw `n` samples; returns tokens [n, 4, 12] in the model's [-1, 1] space (no clipping). */
+/** Draw `n` samples; returns tokens [n, 4, 12] in the model's [-1, 1] space (no clipping, except by the "clamp-x0" form's x0). */
 export function sampleTokens(model: EpsModel, s: Schedule, o: SampleOptions): Float32Array {
   const out = new Float32Array(o.n * 48);
   const T = s.options.steps;
   const total = Math.ceil(o.n / o.batch) * T;
+  const form = o.form ?? samplerForm("ddpm");
   let done = 0;
   for (let start = 0; start < o.n; start += o.batch) {
     const B = Math.min(o.batch, o.n - start);
@@ -37,7 +41,7 @@ export function sampleTokens(model: EpsModel, s: Schedule, o: SampleOptions): Fl
       const z = t > 0 ? draw() : null;
       const eps = model(x, t);
       o.onEps?.(x, eps, t);
-      const next = ddpmStep(s, eps, t, x, z) as tf.Tensor3D;
+      const next = reverseStep(form, s, eps, t, x, z) as tf.Tensor3D;
       eps.dispose();
       x.dispose();
       z?.dispose();

@@ -6,7 +6,9 @@
  * write the same engine-neutral state, so checkpoints move freely between them. src/engines/index.ts
  * is the one place that picks an engine.
  */
+import type { SamplerForm } from "../ddpm/sampler-forms";
 import type { Schedule } from "../ddpm/schedule";
+import type { GumbelSampling } from "../model/variant-registry";
 import type { Variant } from "../model/variants";
 import type { Rng } from "../rng";
 import type { AdamWHyper } from "../train/adamw";
@@ -44,6 +46,14 @@ export interface SampleRequest {
   /** Seeds the sampling noise. */
   rng: Rng;
   onStep?: (done: number, total: number) => void;
+  /** Reverse-step form (config key `sampler`; default the SPEC's "ddpm"). */
+  form?: SamplerForm;
+  /** How a Gumbel variant picks its attention (config key `top1Sampling`; default "argmax"). */
+  gumbelSampling?: GumbelSampling;
+  /** Temperature of "gumbel-soft" (config key `gumbelTau`). */
+  tau?: number;
+  /** Generator of the Gumbel draws of a Gumbel variant under "gumbel-hard" / "gumbel-soft". */
+  gumbelRng?: Rng;
 }
 
 /** One sampling computation: ancestral DDPM sampling of a model from its packed weights. */
@@ -51,7 +61,8 @@ export interface SampleEngine {
   readonly name: EngineName;
   /**
    * `n` samples of `variant` with packed weights `flat` [P]: tokens [n, 4, 12] in the model's
-   * [-1, 1] space, unclipped. The engines draw their noise differently (same distribution).
+   * [-1, 1] space (unclipped except by the "clamp-x0" form). The engines draw their noise
+   * differently (same distribution).
    */
   sample(flat: Float32Array, variant: Variant, schedule: Schedule, o: SampleRequest): Float32Array;
 }

@@ -1,5 +1,5 @@
 /**
- * The one place that picks an engine (config keys `trainer` and `sampler`: "wasm" | "tfjs").
+ * The one place that picks an engine (config keys `trainEngine` and `sampleEngine`: "wasm" | "tfjs").
  * See engine.ts for what an engine is.
  */
 import { Variant } from "../model/variants";

@@ -70,7 +70,7 @@ export class TfjsTrainEngine implements TrainEngine {
       const p = unpackTensors(this.layout, this.theta);
       const names = this.layout.specs.map((x) => x.name);
       const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) =>
-        diffusionLoss(Object.fromEntries(names.map((n, i) => [n, xs[i]])), this.variant, schedule, batch, cfg.gumbelTau),
+        diffusionLoss(Object.fromEntries(names.map((n, i) => [n, xs[i]])), this.variant, schedule, batch, { tau: cfg.gumbelTau, hard: cfg.gumbelHard }),
       )(names.map((n) => p[n]));
       return { value: value as tf.Scalar, grad: packTensors(this.layout, Object.fromEntries(names.map((n, i) => [n, grads[i]]))) };
     });
@@ -122,7 +122,8 @@ export const tfjsSampleEngine: SampleEngine = {
     const theta = tf.tensor1d(flat);
     const params = unpackTensors(packedLayout(variant), theta);
     try {
-      return sampleTokens(networkEpsModel(params, variant), schedule, o);
+      const model = networkEpsModel(params, variant, { sampling: o.gumbelSampling, tau: o.tau, gumbelRng: o.gumbelRng });
+      return sampleTokens(model, schedule, o);
     } finally {
       disposeParams(params);
       theta.dispose();

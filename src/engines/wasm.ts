@@ -3,7 +3,7 @@
  * src/kernels/sample-kernel.ts, built from assembly/). One call per training step does forward,
  * loss, backward, AdamW and EMA with everything resident in wasm memory; sampling runs the whole
  * network and the DDPM update per sample in L1. Implements the variants whose descriptor names a
- * kernel kind (`wasmKernel`); others are refused with an error that names the tfjs engine.
+ * `wasm` part; others are refused with an error that names the tfjs engine.
  */
 import { unpackArrays, packedLayout } from "../model/packed";
 import { Variant } from "../model/variants";
@@ -18,7 +18,7 @@ export class WasmTrainEngine implements TrainEngine {
   private readonly kernel: WasmTrainer;
 
   constructor(ctx: TrainContext, readonly variant: Variant) {
-    this.kernel = new WasmTrainer({ variant, tokens: ctx.tokens, schedule: ctx.schedule, maxBatch: ctx.cfg.batchSize, tau: ctx.cfg.gumbelTau });
+    this.kernel = new WasmTrainer({ variant, tokens: ctx.tokens, schedule: ctx.schedule, maxBatch: ctx.cfg.batchSize, tau: ctx.cfg.gumbelTau, hard: ctx.cfg.gumbelHard });
   }
 
   load(p: PackedState): void {

@@ -16,11 +16,13 @@ import { epochsFor, ExperimentConfig } from "../config";
 import { datasetImageKeys, datasetImages } from "../data/dataset";
 import { imagesToTokens, tokensToImages } from "../data/layout";
 import { loadOrCreateDataset } from "../data/store";
+import { samplerForm, SamplerFormName } from "../ddpm/sampler-forms";
 import { makeSchedule } from "../ddpm/schedule";
 import { evaluateTokens, MetricValues } from "../eval/metrics";
 import { saveNpy } from "../io/npy";
 import { writeJsonAtomic } from "../io/atomic";
-import { Variant } from "../model/variants";
+import type { GumbelSampling } from "../model/variant-registry";
+import { getVariant, Variant } from "../model/variants";
 import { Rng } from "../rng";
 import {
   checkIdentity, checkpointTensor, CheckpointRequest, readCheckpoint, readFinishedCheckpoint, restoreTrainState, saveCheckpoint,
@@ -70,7 +72,7 @@ export interface TrainTaskResult {
   epochLosses: number[];
   /** "trained", "resumed" (from an unfinished checkpoint) or "reused" (finished checkpoint). */
   status: "trained" | "resumed" | "reused";
-  /** Engine that ran the steps (config key `trainer`). */
+  /** Engine that ran the steps (config key `trainEngine`). */
   engine: EngineName;
   seconds: number;
 }
@@ -95,9 +97,9 @@ export function trainTask(
   if (exists) checkIdentity(readCheckpoint(file), file, want);
   const s = exists ? restoreTrainState(file, ctx) : initTrainState(ctx, variant, seed);
   const status: TrainTaskResult["status"] = !exists ? "trained" : s.step >= s.totalSteps ? "reused" : "resumed";
-  // Engine (config key `trainer`): the fused wasm kernels or tfjs (src/engines/). Both run the same
+  // Engine (config key `trainEngine`): the fused wasm kernels or tfjs (src/engines/). Both run the same
   // step on the same state and random streams, so checkpoints move freely between them.
-  const engine = trainEngineFor(cfg.trainer, ctx, s);
+  const engine = trainEngineFor(cfg.trainEngine, ctx, s);
   try {
     const totalEpochs = s.totalSteps / s.stepsPerEpoch;
     let recent = NaN;
@@ -126,7 +128,7 @@ export interface RunIdentity {
   seed: number;
   run: number;
   weights: "ema" | "raw";
-  /** `samplingHash(cfg, dataSeed)`. */
+  /** `samplingHash(cfg, dataSeed, variant)`. */
   samplingHash: string;
 }
 
@@ -142,24 +144,43 @@ export interface SampleTaskResult extends RunIdentity {
   /** The checkpoint sampled (relative to the output folder on disk) and the fingerprint of its weights. */
   checkpoint: string;
   checkpointWeightsSha256: string;
-  /** Sampler that ran (config key `sampler`); same distribution, different noise streams. */
+  /** Sampling engine that ran (config key `sampleEngine`); same distribution, different noise streams. */
   engine: "wasm" | "tfjs";
+  /** Reverse-step form (config key `sampler`); absent in runs made before it existed (= "ddpm"). */
+  sampler?: SamplerFormName;
+  /** Top-1 sampling rule of a Gumbel variant (config key `top1Sampling`); absent = "argmax". */
+  top1Sampling?: GumbelSampling;
   /** "sampled" now, or "reused" from the run's result file of an earlier, interrupted experiment. */
   status: "sampled" | "reused";
   libraryVersion: string;
   seconds: number;
 }
 
-/** Everything that changes a sampling run's outcome: the trained model and the sampling keys. */
-export function samplingHash(cfg: ExperimentConfig, dataSeed: number = cfg.datasetSeed): string {
-  const part = { train: trainingHash(cfg, dataSeed), samples: cfg.samples, sampleBatch: cfg.sampleBatch, sampleSeed: cfg.sampleSeed, sampler: cfg.sampler };
+/**
+ * The sampling keys that change `variant`'s samples beyond the SPEC's sampler, as they enter its
+ * run identity: the reverse-step form when not "ddpm", the top-1 rule of a Gumbel variant when not
+ * "argmax". Empty for the SPEC sampler, so runs sampled before these keys existed keep their names.
+ */
+export function samplingOptions(cfg: ExperimentConfig, variant?: Variant): { sampler?: SamplerFormName; top1Sampling?: GumbelSampling } {
+  return {
+    ...(cfg.sampler !== "ddpm" ? { sampler: cfg.sampler } : {}),
+    ...(variant !== undefined && getVariant(variant).gumbel && cfg.top1Sampling !== "argmax" ? { top1Sampling: cfg.top1Sampling } : {}),
+  };
+}
+
+/**
+ * Everything that changes a sampling run's outcome: the trained model and the sampling keys (for
+ * `variant`: a Gumbel variant's top-1 rule counts, other variants ignore it).
+ */
+export function samplingHash(cfg: ExperimentConfig, dataSeed: number = cfg.datasetSeed, variant?: Variant): string {
+  const part = { train: trainingHash(cfg, dataSeed), samples: cfg.samples, sampleBatch: cfg.sampleBatch, sampleSeed: cfg.sampleSeed, sampler: cfg.sampleEngine, ...samplingOptions(cfg, variant) };
   return createHash("sha256").update(JSON.stringify(part)).digest("hex").slice(0, 10);
 }
 
 /** The identity of run `run` of (variant, seed) under `cfg`. */
 export function runIdentity(cfg: ExperimentConfig, variant: Variant, seed: number, run: number, weights: "ema" | "raw"): RunIdentity {
   const dataSeed = dataSeedOf(cfg, seed);
-  return { variant, dataSeed, seed, run, weights, samplingHash: samplingHash(cfg, dataSeed) };
+  return { variant, dataSeed, seed, run, weights, samplingHash: samplingHash(cfg, dataSeed, variant) };
 }
 
 function runBaseName(id: RunIdentity): string {
@@ -254,9 +275,12 @@ export function sampleTask(
   if (done) return done;
   const flat = checkpointTensor(ck, weights === "ema" ? "ema" : "theta", file);
   const schedule = makeSchedule({ steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
-  const engine = sampleEngine(cfg.sampler); // config key `sampler`: same distribution, different noise streams
+  const engine = sampleEngine(cfg.sampleEngine); // config key `sampleEngine`: same distribution, different noise streams
+  // The reverse-step form and the top-1 rule (config keys `sampler`, `top1Sampling`); Gumbel draws
+  // have their own stream, so the Gaussian noise of run r is the same under every rule (paired).
   const tokens = engine.sample(flat, variant, schedule, {
     n: cfg.samples, batch: cfg.sampleBatch, rng: new Rng(cfg.sampleSeed + run).split("sample"),
+    form: samplerForm(cfg.sampler), gumbelSampling: cfg.top1Sampling, tau: cfg.gumbelTau, gumbelRng: new Rng(cfg.sampleSeed + run).split("sample-gumbel"),
     onStep: (d: number, total: number) => { if (d % 20 === 0 || d === total) o.onProgress?.(d, total, `${variant} seed ${seed} run ${run}`); },
   });
   const nonFiniteSamples = countNonFinite(tokens, {
@@ -273,7 +297,7 @@ export function sampleTask(
   }
   const result: SampleTaskResult = {
     ...id, metrics, samples: cfg.samples, nonFiniteSamples, npy, npySha256, checkpoint: file, checkpointWeightsSha256: ck.weightsSha256,
-    engine: engine.name, status: "sampled", libraryVersion: libraryVersion(), seconds: (Date.now() - t0) / 1000,
+    engine: engine.name, sampler: cfg.sampler, ...(getVariant(variant).gumbel ? { top1Sampling: cfg.top1Sampling } : {}), status: "sampled", libraryVersion: libraryVersion(), seconds: (Date.now() - t0) / 1000,
   };
   writeJsonAtomic(runResultPath(p, cfg, variant, seed, run, weights), storedRun(p.outDir, result));
   return result;

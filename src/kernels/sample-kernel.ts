@@ -1,15 +1,17 @@
 /**
  * Fused WebAssembly SIMD sampler: the same ancestral DDPM sampling as `sampleTokens` +
- * `networkEpsModel` (SPEC "DDPM"; no clipping, no noise at t = 0), with the whole network and the
- * update of one sample computed in one pass by `assembly/sample.ts` (compiled to `sample.wasm`
- * next to this file by `npm run build:wasm`).
+ * `networkEpsModel` (any sampler form of src/ddpm/sampler-forms.ts, no noise at t = 0), with the whole
+ * network and the update of one sample computed in one pass by `assembly/sample.ts` (compiled to
+ * `sample.wasm` next to this file by `npm run build:wasm`).
  *
  * What this file does on the TypeScript side:
- * 1. folds the weights: M = Wq Wk^T / sqrt(32) (attention, top1) and Wvo = Wv Wout, so that
- *    softmax(q k^T / sqrt(d)) and out(h + A V) cost one 32x32 and two 32x12 products per token;
- * 2. tabulates per timestep the biases conv1.b + timeMLP(t) [T, 32] and the step coefficients
- *    c1 = 1/sqrt(alpha_t), c2 = beta_t / sqrt(1 - alphaBar_t), sigma_t = sqrt(beta_t) (0 at t = 0);
- * 3. moves tokens [n, 4, 12] in and out of the kernel's feature-major layout [n, 12, 4].
+ * 1. folds the weights: Wvo = Wv Wout (every variant with attention) and the block's own weights
+ *    (its descriptor's `wasm.foldSampler`, e.g. M = Wq Wk^T / sqrt(32)), so that out(h + A V) and the
+ *    scores cost one 32x32 and two 32x12 products per token;
+ * 2. tabulates per timestep the biases conv1.b + timeMLP(t) [T, 32] and the step coefficients of the
+ *    sampler form (`kernelStepTable`);
+ * 3. writes the sampler's settings (form, the block's sampling rule, temperature) by name;
+ * 4. moves tokens [n, 4, 12] in and out of the kernel's feature-major layout [n, 12, 4].
  *
  * Noise. `noise: "wasm"` (default) draws x_T and every z_t inside the kernel from 8 xoshiro128**
  * streams seeded from `rng` plus a vectorised Box-Muller transform. That stream differs from the
@@ -18,13 +20,20 @@
  * at a time). `noise: "rng"` draws x_T and z_t with `rng.fillNormal` in exactly the order
  * `sampleTokens` does: the samples then equal the tfjs engine's up to float32 rounding (slower:
  * JS noise costs several ms per step at batch 10 000).
+ *
+ * Gumbel draws (a Gumbel variant sampled with `gumbelSampling` other than "argmax") come from their
+ * own generator, `gumbelRng`, so that the Gaussian noise of a seed is the same under every rule
+ * (paired comparisons): in "wasm" mode the kernel's Gumbel stream is seeded from it; in "rng" mode
+ * each step draws [B, 4, 4] with `gumbelRng.fillGumbel`, as the tfjs engine does.
  */
 import * as path from "path";
-import { Schedule, stepCoefficients } from "../ddpm/schedule";
+import { kernelStepTable, SamplerForm, samplerForm } from "../ddpm/sampler-forms";
+import { Schedule } from "../ddpm/schedule";
 import { HIDDEN, ParamArrays, paramSpecs } from "../model/params";
 import { sinusoidalAt } from "../model/time-embedding";
-import { Variant } from "../model/variants";
-import { KERNEL_KIND, SAMPLER_OFFSETS } from "./constants";
+import { GumbelSampling, GUMBEL_SAMPLING } from "../model/variant-registry";
+import { getVariant, Variant } from "../model/variants";
+import { SAMPLE_FIELDS, SAMPLER_OFFSETS, writeStruct } from "./constants";
 import { instantiateKernel, WasmMemory, wasmKernelOf } from "./wasm";
 import { Rng } from "../rng";
 
@@ -37,18 +46,22 @@ const BLOCK_STEPS = 25;
 
 interface KernelExports {
   memory: WasmMemory;
+  kinds(): number;
   fixedBase(): number;
   dynamicBase(): number;
   chunkSize(): number;
-  fillNormals(out: number, nVec: number): void;
-  run(variant: number, coef: number, b1: number, x: number, n: number, tHi: number, tLo: number, z: number): void;
-  eps(variant: number, b1: number, x: number, n: number, out: number): void;
+  normals(out: number, nVec: number): void;
+  gumbels(out: number, nVec: number): void;
+  run(kind: number, coef: number, b1: number, x: number, n: number, tHi: number, tLo: number, z: number, g: number): void;
+  eps(kind: number, b1: number, x: number, n: number, out: number, g: number): void;
   expArray(inp: number, out: number, nVec: number): void;
   logArray(inp: number, out: number, nVec: number): void;
 }
 
-// Byte offsets of the weight block in the kernel's fixed region (shared with assembly/sample.ts).
-const { OFF_W1T, OFF_MT, OFF_WOT, OFF_WVOT, OFF_BO, OFF_RNG } = SAMPLER_OFFSETS;
+// Byte offsets of the weights, generator states and settings in the kernel's fixed region (shared with assembly/sample.ts).
+const { OFF_W1T, OFF_BLOCK, OFF_WOT, OFF_WVOT, OFF_BO, OFF_RNG, OFF_GRNG, OFF_CFG } = SAMPLER_OFFSETS;
+/** Bytes of one sample's Gumbel draws in the kernel's layout: 4 keys x 4 queries. */
+const GUMBEL_BYTES = 64;
 
 /** One kernel instance with its own memory and a bump allocator above the fixed region. */
 class Kernel {
@@ -104,8 +117,9 @@ function loadWeights(kr: Kernel, params: ParamArrays, variant: Variant): void {
   kr.writeF32(base + OFF_W1T, w1t);
   kr.writeF32(base + OFF_WOT, wot);
   kr.writeF32(base + OFF_BO, bo);
-  const kind = wasmKernelOf(variant, "sampling");
-  if (kind === KERNEL_KIND.cnn) return;
+  const d = getVariant(variant);
+  wasmKernelOf(variant, "sampling");
+  if (!d.wasm?.block) return; // no attention: the CNN path
   // Wvo = Wv Wout [32, 12], stored transposed [12][32]; float64 sums, rounded once.
   const wv = params["attn.wv"];
   const wvot = new Float32Array(12 * H);
@@ -117,21 +131,25 @@ function loadWeights(kr: Kernel, params: ParamArrays, variant: Variant): void {
     }
   }
   kr.writeF32(base + OFF_WVOT, wvot);
-  if (kind === KERNEL_KIND.identity) return;
-  // M = Wq Wk^T / sqrt(32), stored transposed: MT[k][l] = M[l, k].
-  const wq = params["attn.wq"];
-  const wk = params["attn.wk"];
-  const mt = new Float32Array(H * H);
-  for (let l = 0; l < H; l++) {
-    for (let k = 0; k < H; k++) {
-      let acc = 0;
-      for (let m = 0; m < H; m++) acc += wq[l * H + m] * wk[k * H + m];
-      mt[k * H + l] = acc / Math.sqrt(H);
-    }
+  // The block's own folded weights (e.g. M = Wq Wk^T / sqrt(32), transposed), where its sampleWeights reads them.
+  if (d.wasm.foldSampler) {
+    const w = d.wasm.foldSampler(params);
+    if (w.length > H * H) throw new Error(`variant '${variant}': wasm.foldSampler gave ${w.length} floats, the block region holds ${H * H}`);
+    kr.writeF32(base + OFF_BLOCK, w);
   }
-  kr.writeF32(base + OFF_MT, mt);
 }
 
+/** The sampling rule of a Gumbel variant as the kernel's `mode` field (0 argmax, 1 gumbel-hard, 2 gumbel-soft). */
+function gumbelMode(rule: GumbelSampling): number {
+  const m = GUMBEL_SAMPLING.indexOf(rule);
+  if (m < 0) throw new Error(`gumbelSampling must be one of ${GUMBEL_SAMPLING.join(", ")}, got '${String(rule)}'`);
+  return m;
+}
+
+/** Does `variant`, sampled with `rule`, draw Gumbel noise at every step? */
+export function samplesWithGumbel(variant: Variant, rule: GumbelSampling): boolean {
+  return getVariant(variant).gumbel && rule !== "argmax";
+}
 
 /**
  * conv1.b + timeMLP(sinusoidal(t)) for one integer timestep: [32]. Float64 arithmetic on the
@@ -175,17 +193,27 @@ function fromLanes(src: Float32Array, n: number, tokens: Float32Array, to: numbe
   }
 }
 
-/** Seed the kernel's 8 xoshiro128** streams with 32 words drawn from `rng`. */
-function seedNoise(kr: Kernel, rng: Rng): void {
-  const st = new Uint32Array(kr.k.memory.buffer, kr.k.fixedBase() + OFF_RNG, 32);
-  for (let i = 0; i < 32; i++) st[i] = rng.nextU32();
-  // Layout: set A s0..s3 then set B s0..s3, each a 4-lane vector; a lane's state must not be all zero.
-  for (let set = 0; set < 2; set++) {
+/** Seed `sets` 4-lane xoshiro128** generators at byte offset `off` of the fixed region with 16 words each from `rng`. */
+function seedStreams(kr: Kernel, off: number, sets: number, rng: Rng): void {
+  const st = new Uint32Array(kr.k.memory.buffer, kr.k.fixedBase() + off, 16 * sets);
+  for (let i = 0; i < 16 * sets; i++) st[i] = rng.nextU32();
+  // Layout: per set s0..s3, each a 4-lane vector; a lane's state must not be all zero.
+  for (let set = 0; set < sets; set++) {
     for (let lane = 0; lane < 4; lane++) {
       const w = (j: number) => set * 16 + j * 4 + lane;
       if ((st[w(0)] | st[w(1)] | st[w(2)] | st[w(3)]) === 0) st[w(0)] = 1;
     }
   }
+}
+
+/** Seed the kernel's 8 normal streams (two sets) with 32 words drawn from `rng`. */
+function seedNoise(kr: Kernel, rng: Rng): void {
+  seedStreams(kr, OFF_RNG, 2, rng);
+}
+
+/** Draws [B, 4 queries, 4 keys] (row-major, as tfjs) -> the kernel's per-sample layout [B][4 keys][4 queries]. */
+function gumbelToLanes(g: Float32Array, B: number, dst: Float32Array): void {
+  for (let s = 0; s < B; s++) for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) dst[s * 16 + j * 4 + i] = g[s * 16 + i * 4 + j];
 }
 
 function checkCount(name: string, v: number): void {
@@ -204,6 +232,28 @@ export interface WasmSampleOptions {
   onStep?: (done: number, total: number) => void;
   /** Noise source, see the file comment. Default "wasm". */
   noise?: "wasm" | "rng";
+  /** Reverse-step form (config key `sampler`; default the SPEC's "ddpm"). */
+  form?: SamplerForm;
+  /** How a Gumbel variant picks its attention (config key `top1Sampling`; default "argmax"). */
+  gumbelSampling?: GumbelSampling;
+  /** Temperature of "gumbel-soft" (config key `gumbelTau`). */
+  tau?: number;
+  /** Generator of the Gumbel draws (needed when the variant samples with them). */
+  gumbelRng?: Rng;
+}
+
+/** Write the sampler's settings for `variant` under options `o`; returns whether it draws Gumbel noise. */
+function writeSettings(kr: Kernel, variant: Variant, o: Pick<WasmSampleOptions, "form" | "gumbelSampling" | "tau" | "gumbelRng">): boolean {
+  const form = o.form ?? samplerForm("ddpm");
+  const rule = o.gumbelSampling ?? "argmax";
+  const gumbel = samplesWithGumbel(variant, rule);
+  if (gumbel && !o.gumbelRng) throw new Error(`${variant} sampled with ${rule} needs a generator for its Gumbel draws (gumbelRng)`);
+  const tau = o.tau ?? 1;
+  if (!(tau > 0 && Number.isFinite(tau))) throw new Error(`tau must be a positive number, got ${tau}`);
+  writeStruct(kr.k.memory.buffer, kr.k.fixedBase() + OFF_CFG, SAMPLE_FIELDS, {
+    form: form.kernelRule === "clamp-x0" ? 1 : 0, gumbel: gumbel ? 1 : 0, mode: gumbel ? gumbelMode(rule) : 0, tau,
+  });
+  return gumbel;
 }
 
 /**
@@ -219,23 +269,23 @@ export function wasmSampleTokens(params: ParamArrays, variant: Variant, s: Sched
   const T = s.options.steps;
   const kr = new Kernel();
   loadWeights(kr, params, variant);
+  const gumbel = writeSettings(kr, variant, o);
 
-  // 1. Per-timestep tables: coefficients [T][4] and biases [T][32].
-  const coefP = kr.alloc(T * 16);
+  // 1. Per-timestep tables: step coefficients of the form [T][8] and biases [T][32].
+  const coefP = kr.alloc(T * 32);
   const b1P = kr.alloc(T * HIDDEN * 4);
   const bMax = Math.min(o.batch, o.n);
   const xP = kr.alloc(bMax * SAMPLE_BYTES);
   const zP = noise === "rng" ? kr.alloc(bMax * SAMPLE_BYTES) : 0;
-  const coef = new Float32Array(T * 4);
+  const gP = noise === "rng" && gumbel ? kr.alloc(bMax * GUMBEL_BYTES) : 0;
   const b1 = new Float32Array(T * HIDDEN);
-  for (let t = 0; t < T; t++) {
-    const { c1, c2, sigma } = stepCoefficients(s, t);
-    coef.set([c1, c2, sigma, 0], t * 4);
-    b1.set(timeBias(params, t), t * HIDDEN);
-  }
-  kr.writeF32(coefP, coef);
+  for (let t = 0; t < T; t++) b1.set(timeBias(params, t), t * HIDDEN);
+  kr.writeF32(coefP, kernelStepTable(s, o.form ?? samplerForm("ddpm")));
   kr.writeF32(b1P, b1);
-  if (noise === "wasm") seedNoise(kr, o.rng);
+  if (noise === "wasm") {
+    seedNoise(kr, o.rng);
+    if (gumbel) seedStreams(kr, OFF_GRNG, 1, o.gumbelRng!);
+  }
 
   // 2. Batches: x_T ~ N(0, I), then T ancestral steps.
   const out = new Float32Array(o.n * 48);
@@ -244,13 +294,14 @@ export function wasmSampleTokens(params: ParamArrays, variant: Variant, s: Sched
   let done = 0;
   for (let start = 0; start < o.n; start += o.batch) {
     const B = Math.min(o.batch, o.n - start);
-    // "rng" mode: draw B * 48 normals per step, in sampleTokens' order.
+    // "rng" mode: draw B * 48 normals per step, in sampleTokens' order (and B * 16 Gumbel draws from their own generator).
     const buf = noise === "rng" ? new Float32Array(B * 48) : null;
+    const gbuf = noise === "rng" && gumbel ? new Float32Array(B * 16) : null;
     if (buf) {
       o.rng.fillNormal(buf);
       toLanes(buf, 0, B, kr.f32(xP, B * 48));
     } else {
-      kr.k.fillNormals(xP, B * 12);
+      kr.k.normals(xP, B * 12);
     }
     for (let t = T - 1; t >= 0; ) {
       if (buf) {
@@ -258,12 +309,13 @@ export function wasmSampleTokens(params: ParamArrays, variant: Variant, s: Sched
           o.rng.fillNormal(buf);
           toLanes(buf, 0, B, kr.f32(zP, B * 48));
         }
-        kr.k.run(code, coefP, b1P, xP, B, t, t, t > 0 ? zP : 0);
+        if (gbuf) gumbelToLanes(o.gumbelRng!.fillGumbel(gbuf), B, kr.f32(gP, B * 16));
+        kr.k.run(code, coefP, b1P, xP, B, t, t, t > 0 ? zP : 0, gP);
         o.onStep?.(++done, total);
         t--;
       } else {
         const lo = Math.max(t - BLOCK_STEPS + 1, 0);
-        kr.k.run(code, coefP, b1P, xP, B, t, lo, 0);
+        kr.k.run(code, coefP, b1P, xP, B, t, lo, 0, 0);
         for (let i = t; i >= lo; i--) o.onStep?.(++done, total);
         t = lo - 1;
       }
@@ -273,18 +325,26 @@ export function wasmSampleTokens(params: ParamArrays, variant: Variant, s: Sched
   return out;
 }
 
-/** eps(x, t) of the kernel's network for tokens [B, 4, 12] at one timestep (for tests). */
-export function wasmEps(params: ParamArrays, variant: Variant, tokens: Float32Array, t: number): Float32Array {
+/**
+ * eps(x, t) of the kernel's network for tokens [B, 4, 12] at one timestep (for tests); a Gumbel
+ * variant under a rule other than "argmax" takes its draws `gumbel` [B, 4, 4] (tfjs layout).
+ */
+export function wasmEps(params: ParamArrays, variant: Variant, tokens: Float32Array, t: number,
+  o: { gumbelSampling?: GumbelSampling; tau?: number; gumbel?: Float32Array } = {}): Float32Array {
   if (tokens.length % 48 !== 0) throw new Error(`expected tokens [B, 4, 12], got ${tokens.length} values`);
   const B = tokens.length / 48;
   const kr = new Kernel();
   loadWeights(kr, params, variant);
+  const gumbel = writeSettings(kr, variant, { ...o, gumbelRng: o.gumbel ? new Rng(0) : undefined });
+  if (gumbel && o.gumbel?.length !== B * 16) throw new Error(`${variant} with ${o.gumbelSampling}: gumbel must hold [${B}, 4, 4] draws, got ${o.gumbel?.length}`);
   const b1P = kr.alloc(HIDDEN * 4);
   const xP = kr.alloc(B * SAMPLE_BYTES);
   const eP = kr.alloc(B * SAMPLE_BYTES);
+  const gP = gumbel ? kr.alloc(B * GUMBEL_BYTES) : 0;
   kr.writeF32(b1P, timeBias(params, t));
   toLanes(tokens, 0, B, kr.f32(xP, B * 48));
-  kr.k.eps(wasmKernelOf(variant, "sampling"), b1P, xP, B, eP);
+  if (gumbel) gumbelToLanes(o.gumbel!, B, kr.f32(gP, B * 16));
+  kr.k.eps(wasmKernelOf(variant, "sampling"), b1P, xP, B, eP, gP);
   const out = new Float32Array(B * 48);
   fromLanes(kr.f32(eP, B * 48), B, out, 0);
   return out;
@@ -296,7 +356,17 @@ export function wasmNormals(rng: Rng, count: number): Float32Array {
   const kr = new Kernel();
   seedNoise(kr, rng);
   const p = kr.alloc(count * 4);
-  kr.k.fillNormals(p, count / 4);
+  kr.k.normals(p, count / 4);
+  return kr.f32(p, count).slice();
+}
+
+/** `count` (a multiple of 4) Gumbel(0, 1) draws from the kernel's Gumbel generator seeded by `rng` (for tests). */
+export function wasmGumbels(rng: Rng, count: number): Float32Array {
+  if (!Number.isInteger(count) || count < 4 || count % 4 !== 0) throw new Error(`count must be a positive multiple of 4, got ${count}`);
+  const kr = new Kernel();
+  seedStreams(kr, OFF_GRNG, 1, rng);
+  const p = kr.alloc(count * 4);
+  kr.k.gumbels(p, count / 4);
   return kr.f32(p, count).slice();
 }
 

@@ -12,12 +12,14 @@ import { packedLayout } from "../model/packed";
 import { HIDDEN } from "../model/params";
 import { sinusoidalTable } from "../model/time-embedding";
 import { getVariant, Variant } from "../model/variants";
+import { FieldName, TRAIN_FIELDS, writeStruct } from "./constants";
 import { instantiateKernel, WasmMemory, wasmKernelOf } from "./wasm";
 import type { AdamWHyper } from "../train/adamw";
 import type { PackedState, StepNoise } from "../train/state";
 
 interface TrainExports {
   memory: WasmMemory;
+  kinds(): number;
   init(variant: number, batch: number, n: number, steps: number): number;
   thetaPtr(): number;
   emaPtr(): number;
@@ -33,16 +35,18 @@ interface TrainExports {
   tPtr(): number;
   epsPtr(): number;
   gumbelPtr(): number;
+  cfgPtr(): number;
   scratchPtr(): number;
   scratchFloats(): number;
   paramOffset(which: number): number;
-  lossAndGrad(B: number, tau: number): number;
-  adamw(th: number, g: number, m: number, v: number, n4: number, b1: number, omb1: number, b2: number, omb2: number,
-    sqrtBc2: number, eps: number, decay: number, stepSize: number): void;
-  emaUpdate(e: number, th: number, n4: number, oneMinusDecay: number): void;
-  step(B: number, tau: number, b1: number, omb1: number, b2: number, omb2: number, sqrtBc2: number, eps: number,
-    decay: number, stepSize: number, emaOneMinusDecay: number): number;
+  lossAndGrad(B: number): number;
+  adamw(th: number, g: number, m: number, v: number, n4: number): void;
+  emaUpdate(e: number, th: number, n4: number): void;
+  step(B: number): number;
 }
+
+/** The training step's settings, by name (src/kernels/constants.ts TRAIN_FIELDS). */
+export type TrainSettings = Record<FieldName<typeof TRAIN_FIELDS>, number>;
 
 /** Path of the compiled kernel (rebuild with `npm run build:wasm`). */
 export const TRAIN_WASM = path.join(__dirname, "train.wasm");
@@ -53,13 +57,16 @@ function instantiate(): TrainExports {
 }
 
 /**
- * AdamW constants of step `step` (1-based), rounded to float32 by the wasm call exactly where
- * src/train/adamw.ts hands the same float64 scalars to tfjs.
+ * AdamW constants of step `step` (1-based), computed in float64 exactly as src/train/adamw.ts hands
+ * them to tfjs; the settings structure rounds them to float32.
  */
-export function adamwConstants(h: AdamWHyper, step: number): number[] {
+export function adamwConstants(h: AdamWHyper, step: number): Omit<TrainSettings, "tau" | "hard" | "emaOneMinusDecay"> {
   const bc1 = 1 - Math.pow(h.beta1, step);
   const bc2 = 1 - Math.pow(h.beta2, step);
-  return [h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, Math.sqrt(bc2), h.eps, 1 - h.lr * h.weightDecay, h.lr / bc1];
+  return {
+    beta1: h.beta1, oneMinusBeta1: 1 - h.beta1, beta2: h.beta2, oneMinusBeta2: 1 - h.beta2, sqrtBiasCorrection2: Math.sqrt(bc2),
+    eps: h.eps, decayFactor: 1 - h.lr * h.weightDecay, stepSize: h.lr / bc1,
+  };
 }
 
 export interface WasmTrainerOptions {
@@ -71,6 +78,8 @@ export interface WasmTrainerOptions {
   maxBatch: number;
   /** Gumbel-softmax temperature (top1; SPEC 1). */
   tau: number;
+  /** Straight-through hard Gumbel-softmax (top1; SPEC false). */
+  hard?: boolean;
 }
 
 /** One kernel instance holding one model's weights, moments and the dataset. */
@@ -81,6 +90,7 @@ export class WasmTrainer {
   readonly n: number;
   readonly maxBatch: number;
   readonly tau: number;
+  readonly hard: boolean;
   private readonly gumbel: boolean;
   private readonly ex: TrainExports;
   private readonly steps: number;
@@ -92,18 +102,19 @@ export class WasmTrainer {
     this.n = o.tokens.length / 48;
     this.maxBatch = o.maxBatch;
     this.tau = o.tau;
+    this.hard = o.hard ?? false;
     this.steps = o.schedule.options.steps;
     this.ex = instantiate();
     const code = wasmKernelOf(o.variant, "training");
     this.gumbel = getVariant(o.variant).gumbel;
     this.size = this.ex.init(code, o.maxBatch, this.n, this.steps);
+    if (this.size === -2) throw new Error("train.wasm was compiled for another hidden width than the 32 its kernels are written for");
     if (this.size < 0) throw new Error(`train.wasm could not grow its memory for ${this.n} examples, batch ${o.maxBatch}`);
     const layout = packedLayout(o.variant);
     if (this.size !== layout.total) throw new Error(`train.wasm lays out ${this.size} parameters for ${o.variant}, packedLayout has ${layout.total}`);
     const at = (name: string) => layout.specs.find((s) => s.name === name)?.offset ?? -1;
-    const offsets = ["attn.wq", "attn.wk", "attn.wv", "out.w", "out.b"].map(at);
-    offsets.forEach((off, i) => {
-      if (this.ex.paramOffset(i) !== off) throw new Error(`train.wasm and packedLayout disagree on the offset of parameter block ${i} (${this.ex.paramOffset(i)} vs ${off})`);
+    ["attn.wv", "out.w", "out.b"].map(at).forEach((off, i) => {
+      if (this.ex.paramOffset(i) !== off) throw new Error(`train.wasm and packedLayout disagree on the offset of ${["attn.wv", "out.w", "out.b"][i]} (${this.ex.paramOffset(i)} vs ${off}); run npm run gen && npm run build:wasm`);
     });
     this.f32(this.ex.dataPtr(), o.tokens.length).set(o.tokens);
     this.f32(this.ex.sqrtAbPtr(), this.steps).set(o.schedule.sqrtAlphaBars);
@@ -160,10 +171,16 @@ export class WasmTrainer {
     return B;
   }
 
+  /** Write the step's settings (the block's, AdamW's, the EMA's) into the kernel's settings structure. */
+  private settings(c: Omit<TrainSettings, "tau" | "hard">): void {
+    writeStruct(this.ex.memory.buffer, this.ex.cfgPtr(), TRAIN_FIELDS, { tau: this.tau, hard: this.hard ? 1 : 0, ...c });
+  }
+
   /** Loss and gradient [P] (packed layout) at the current weights; updates nothing. */
   lossAndGrad(index: Int32Array, noise: StepNoise): { loss: number; grad: Float32Array } {
     const B = this.writeBatch(index, noise);
-    const loss = this.ex.lossAndGrad(B, this.tau);
+    this.settings({ ...adamwConstants({ lr: 0, beta1: 0, beta2: 0, eps: 1, weightDecay: 0 }, 1), emaOneMinusDecay: 0 });
+    const loss = this.ex.lossAndGrad(B);
     return { loss, grad: this.f32(this.ex.gradPtr(), this.size).slice() };
   }
 
@@ -174,8 +191,8 @@ export class WasmTrainer {
    */
   step(index: Int32Array, noise: StepNoise, hyper: AdamWHyper, adamStep: number, emaDecay: number): number {
     const B = this.writeBatch(index, noise);
-    const c = adamwConstants(hyper, adamStep);
-    return this.ex.step(B, this.tau, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], 1 - emaDecay);
+    this.settings({ ...adamwConstants(hyper, adamStep), emaOneMinusDecay: 1 - emaDecay });
+    return this.ex.step(B);
   }
 }
 
@@ -188,14 +205,15 @@ export function adamwSteps(init: Float32Array, grads: Float32Array[], hyper: Ada
   const n = init.length;
   const n4 = (n + 3) & ~3;
   if (ex.init(0, 1, 1, 2) < 0 || 4 * n4 > ex.scratchFloats()) throw new Error(`adamwSteps: ${n} parameters do not fit the scratch region`);
+  const cfg = ex.cfgPtr();
   const base = ex.scratchPtr();
   const view = (i: number) => new Float32Array(ex.memory.buffer, base + i * n4 * 4, n4);
   view(0).set(init);
   const out: Float32Array[] = [];
   grads.forEach((g, i) => {
     view(1).set(g);
-    const c = adamwConstants(hyper, i + 1);
-    ex.adamw(base, base + n4 * 4, base + 2 * n4 * 4, base + 3 * n4 * 4, n4, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
+    writeStruct(ex.memory.buffer, cfg, TRAIN_FIELDS, { tau: 1, hard: 0, ...adamwConstants(hyper, i + 1), emaOneMinusDecay: 0 });
+    ex.adamw(base, base + n4 * 4, base + 2 * n4 * 4, base + 3 * n4 * 4, n4);
     out.push(view(0).slice(0, n));
   });
   return out;

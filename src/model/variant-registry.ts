@@ -10,6 +10,15 @@ import type * as tf from "@tensorflow/tfjs-core";
 /** Width of tokens, time embedding and attention (SPEC: 32). */
 export const HIDDEN = 32;
 
+/** The softmax scale 1/sqrt(d) of scaled dot-product scores (d = HIDDEN), shared by every engine and kernel. */
+export const ATTENTION_SCALE = 1 / Math.sqrt(HIDDEN);
+
+/** Tokens per image (its 2x2 quadrants: top-left, top-right, bottom-left, bottom-right). */
+export const TOKENS = 4;
+
+/** Named float32 parameters (src/model/params.ts layout). */
+export type ParamArrays = Record<string, Float32Array>;
+
 export interface ParamSpec {
   name: string;
   shape: number[];
@@ -19,13 +28,40 @@ export interface ParamSpec {
 
 export type ParamTensors = Record<string, tf.Tensor>;
 
+/**
+ * How a variant with Gumbel draws (`gumbel: true`) picks its attention at sampling time (config key
+ * `top1Sampling`): "argmax" the one-hot argmax of the scores (SPEC); "gumbel-hard" the one-hot
+ * argmax of scores + g with fresh Gumbel(0, 1) draws g at every step (what PyTorch's
+ * F.gumbel_softmax(hard=True) does in eval mode); "gumbel-soft" softmax((scores + g) / tau).
+ */
+export type GumbelSampling = "argmax" | "gumbel-hard" | "gumbel-soft";
+export const GUMBEL_SAMPLING: readonly GumbelSampling[] = ["argmax", "gumbel-hard", "gumbel-soft"];
+
 export interface BlockOptions {
-  /** "train": stochastic choices (Gumbel-softmax) use `gumbel`; "sample": deterministic (hard argmax). */
+  /** "train": stochastic choices (Gumbel-softmax) use `gumbel`; "sample": as `sampling` says. */
   mode: "train" | "sample";
-  /** Gumbel(0, 1) draws [B, 4, 4] (variants with `gumbel: true`, train mode). */
+  /** Gumbel(0, 1) draws [B, 4, 4] (variants with `gumbel: true`: train mode, and sample mode unless argmax). */
   gumbel?: tf.Tensor;
   /** Gumbel-softmax temperature (config key gumbelTau; SPEC 1). */
   tau?: number;
+  /** Training: straight-through hard Gumbel-softmax (config key gumbelHard; SPEC false). */
+  hard?: boolean;
+  /** Sampling rule of a Gumbel variant (default "argmax"). */
+  sampling?: GumbelSampling;
+}
+
+/**
+ * How the fused WebAssembly kernels compute a variant (src/kernels/, assembly/).
+ * - `block`: the AssemblyScript file assembly/blocks/<block>.ts holding the training and sampling
+ *   halves of the variant's attention block (the rule for its weights A; the values h Wv and the
+ *   residual are the kernels' shared part), or null for a variant without attention. See
+ *   docs/adding-a-variant.md for the contract.
+ * - `foldSampler`: the block's weights for the sampler, prepared once per sampling run from the named
+ *   parameters (at most HIDDEN x HIDDEN floats, written where the block's `sampleWeights` reads them).
+ */
+export interface WasmBlock {
+  block: string | null;
+  foldSampler?: (p: ParamArrays) => Float32Array;
 }
 
 /** An attention block before the final projection: h <- h + update. */
@@ -55,10 +91,20 @@ export interface VariantDescriptor {
   /** Trains `top1EpochFactor` times longer (the paper trained top-1 for 10 000 epochs). */
   longTraining: boolean;
   /**
-   * The kernel kind of the fused WebAssembly engines (src/kernels/constants.ts KERNEL_KIND) that
-   * computes exactly this variant, or null: those engines then refuse it and name the tfjs engine.
+   * Its fused WebAssembly kernels (see `WasmBlock`), or null: those engines then refuse it and name
+   * the tfjs engine. Kernel kinds, offsets and the block dispatch are generated from the registry
+   * (`npm run gen`, src/kernels/constants.ts).
    */
-  wasmKernel: number | null;
+  wasm: WasmBlock | null;
+  /**
+   * Its attention weights in PyTorch, for the agreement tests and the PyTorch scripts in bench/
+   * (collected into the generated bench/_variants.py): the body of
+   * `def weights(self, h, scores, ctx)` returning A [B, 4, 4], where `self.<name>` is the
+   * nn.Linear(32, 32, bias=False) of each parameter attn.<name> but attn.wv, `scores(q, k)` gives
+   * q k^T / sqrt(d), and `ctx` holds mode ("train" | "argmax" | "gumbel-hard" | "gumbel-soft"),
+   * gumbel (draws [B, 4, 4] or None), tau and hard. null for a variant without attention.
+   */
+  torch: string | null;
 }
 
 const registry = new Map<string, VariantDescriptor>();
@@ -75,6 +121,16 @@ function validate(d: VariantDescriptor): void {
     if (!(s.shape.length > 0 && s.shape.every((n) => Number.isInteger(n) && n > 0)) || !(s.fanIn > 0)) throw new Error(`${where}: parameter '${s.name}' has a bad shape [${s.shape}] or fanIn ${s.fanIn}`);
   }
   if (d.gumbel && !d.attention) throw new Error(`${where}: Gumbel draws need an attention block`);
+  if (d.wasm) {
+    if (d.attention && !d.wasm.block) throw new Error(`${where}: a variant with attention names its AssemblyScript block (wasm.block)`);
+    if (!d.attention && d.wasm.block) throw new Error(`${where}: a variant without attention has no wasm block, got '${d.wasm.block}'`);
+    if (d.wasm.block !== null && !/^[a-z][a-z0-9]*$/.test(d.wasm.block)) throw new Error(`${where}: wasm block name '${d.wasm.block}' must be lower-case letters and digits`);
+    const last = d.attention?.params.at(-1);
+    if (d.attention && (last?.name !== "attn.wv" || last.shape.join("x") !== `${HIDDEN}x${HIDDEN}`)) {
+      throw new Error(`${where}: the fused kernels share the value path h Wv: the last attention parameter must be 'attn.wv' [${HIDDEN}, ${HIDDEN}], got '${last?.name}'`);
+    }
+  }
+  if (!d.attention && d.torch !== null) throw new Error(`${where}: a variant without attention has no PyTorch weights (torch must be null)`);
 }
 
 /** Add a variant. Registering the same descriptor twice is a no-op; another one of the same name is an error. */

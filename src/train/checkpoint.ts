@@ -209,14 +209,31 @@ export const TRAINING_KEYS: (keyof ExperimentConfig)[] = [
   "baseMomentum", "maxMomentum", "emaDecay", "emaWarmup", "gumbelTau",
 ];
 
-/** Keys whose values differ between two configs' training parts (empty = same training). */
-export function trainingDiff(a: ExperimentConfig, b: ExperimentConfig): string[] {
-  return TRAINING_KEYS.filter((k) => a[k] !== b[k]).map((k) => `${k}: ${a[k]} vs ${b[k]}`);
+/**
+ * Training keys added after checkpoint format 2 was fixed, with the value every earlier checkpoint
+ * was trained with. They enter a model's identity only when they differ from it, so adding a key
+ * leaves the name and hash of every existing checkpoint unchanged.
+ */
+export const ADDED_TRAINING_KEYS: Partial<Record<keyof ExperimentConfig, boolean | number | string>> = { gumbelHard: false };
+
+/** The value of an added key in a (possibly older) stored config: absent means its original value. */
+function addedValue(cfg: Partial<ExperimentConfig>, k: keyof ExperimentConfig): unknown {
+  return cfg[k] ?? ADDED_TRAINING_KEYS[k];
 }
 
-/** The training part of `cfg` for a model on dataset draw `dataSeed`. */
+/** Keys whose values differ between two configs' training parts (empty = same training). */
+export function trainingDiff(a: ExperimentConfig, b: ExperimentConfig): string[] {
+  const added = Object.keys(ADDED_TRAINING_KEYS) as (keyof ExperimentConfig)[];
+  return [
+    ...TRAINING_KEYS.filter((k) => a[k] !== b[k]).map((k) => `${k}: ${a[k]} vs ${b[k]}`),
+    ...added.filter((k) => addedValue(a, k) !== addedValue(b, k)).map((k) => `${k}: ${addedValue(a, k)} vs ${addedValue(b, k)}`),
+  ];
+}
+
+/** The training part of `cfg` for a model on dataset draw `dataSeed` (added keys only where they differ from their original value). */
 export function trainingConfig(cfg: ExperimentConfig, dataSeed: number): Record<string, unknown> {
-  return Object.fromEntries(TRAINING_KEYS.map((k) => [k, k === "datasetSeed" ? dataSeed : cfg[k]]));
+  const added = (Object.keys(ADDED_TRAINING_KEYS) as (keyof ExperimentConfig)[]).filter((k) => addedValue(cfg, k) !== ADDED_TRAINING_KEYS[k]);
+  return Object.fromEntries([...TRAINING_KEYS, ...added].map((k) => [k, k === "datasetSeed" ? dataSeed : cfg[k]]));
 }
 
 /** Short hash of a model's training config: a tweak gives a new checkpoint, a rerun reuses it. */

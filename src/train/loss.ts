@@ -20,10 +20,14 @@ export interface LossBatch {
   gumbel?: tf.Tensor3D;
 }
 
-export function diffusionLoss(p: ParamTensors, variant: Variant, s: Schedule, b: LossBatch, tau = 1): tf.Scalar {
+/**
+ * The loss of batch `b`. `gumbel`: the Gumbel-softmax settings of variants that use it (temperature
+ * tau, SPEC 1; straight-through `hard`, SPEC false).
+ */
+export function diffusionLoss(p: ParamTensors, variant: Variant, s: Schedule, b: LossBatch, gumbel: { tau: number; hard: boolean } = { tau: 1, hard: false }): tf.Scalar {
   return tf.tidy(() => {
     const xt = addNoise(s, b.x0, b.eps, b.t) as tf.Tensor3D;
-    const { eps } = scoreNet(p, variant, xt, b.t, { mode: "train", gumbel: b.gumbel, tau });
+    const { eps } = scoreNet(p, variant, xt, b.t, { mode: "train", gumbel: b.gumbel, tau: gumbel.tau, hard: gumbel.hard });
     const mse = tf.mean(tf.squaredDifference(eps, b.eps), [1, 2]); // [B]
     return tf.mean(tf.mul(mse, b.weight)) as tf.Scalar;
   });

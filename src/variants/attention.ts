@@ -1,5 +1,6 @@
 /** CNN + Attention: single-head self-attention with learnable Q, K, V (32 x 32, no bias), residual. */
 import * as tf from "@tensorflow/tfjs-core";
+import { foldScoreMatrix } from "../model/fold";
 import { attendValues, attentionScores, square, tokenLinear } from "../model/layers";
 import type { VariantDescriptor } from "../model/variant-registry";
 
@@ -18,5 +19,6 @@ export const attention: VariantDescriptor = {
   },
   gumbel: false,
   longTraining: false,
-  wasmKernel: 1, // KERNEL_KIND.attention
+  wasm: { block: "attention", foldSampler: (p) => foldScoreMatrix(p["attn.wq"], p["attn.wk"]) }, // assembly/blocks/attention.ts
+  torch: "return scores(self.wq(h), self.wk(h)).softmax(dim=-1)",
 };

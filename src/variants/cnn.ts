@@ -9,5 +9,6 @@ export const cnn: VariantDescriptor = {
   attention: null,
   gumbel: false,
   longTraining: false,
-  wasmKernel: 0, // KERNEL_KIND.cnn
+  wasm: { block: null }, // the fused kernels' shared CNN base alone
+  torch: null,
 };

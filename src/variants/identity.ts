@@ -17,5 +17,6 @@ export const identity: VariantDescriptor = {
   },
   gumbel: false,
   longTraining: false,
-  wasmKernel: 2, // KERNEL_KIND.identity
+  wasm: { block: "identity" }, // assembly/blocks/identity.ts
+  torch: "return scores(h, h).softmax(dim=-1)",
 };

@@ -7,6 +7,8 @@
  * relative L2 distance ||ours - torch|| / ||torch|| of every parameter block (conv1.w, attn.wq, ...),
  * reported as the largest over blocks; samples the relative L2 distance of each sample.
  */
+import type { SamplerFormName } from "../ddpm/sampler-forms";
+import type { GumbelSampling } from "../model/variant-registry";
 import { execFile, execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -82,19 +84,23 @@ export function torchTrain(dirs: string[], o: { perturb?: Perturbation[]; float6
 }
 
 /** Sampling changes bench/torch_trajectory.py can make (negative controls of the sampling check). */
-export type SamplePerturbation = "softmax_scale" | "sigma_tilde";
+export type SamplePerturbation = "softmax_scale" | "sigma_tilde" | "no_clamp" | "gumbel_transpose";
 
 /**
  * Torch's sampling from exported weights and noise, one run per variant and perturbation (one
  * process): `sample DIR VARIANT... [--perturb P...] [--dtype float64]`.
  */
-export function torchSample(dir: string, variants: string[], o: { perturb?: SamplePerturbation[]; float64?: boolean } = {}): Promise<Record<string, unknown>> {
-  return runPython(TORCH_TRAJECTORY, ["sample", dir, ...variants, ...(o.perturb ? ["--perturb", ...o.perturb] : []), ...(o.float64 ? ["--dtype", "float64"] : [])]);
+export function torchSample(
+  dir: string, variants: string[], o: { perturb?: SamplePerturbation[]; float64?: boolean; sampler?: SamplerFormName; top1Sampling?: GumbelSampling } = {},
+): Promise<Record<string, unknown>> {
+  return runPython(TORCH_TRAJECTORY, ["sample", dir, ...variants, ...(o.perturb ? ["--perturb", ...o.perturb] : []), ...(o.float64 ? ["--dtype", "float64"] : []),
+    ...(o.sampler ? ["--sampler", o.sampler] : []), ...(o.top1Sampling ? ["--top1-sampling", o.top1Sampling] : [])]);
 }
 
 /** Name of a torch run's outputs: folder DIR/<name> (train) or file DIR/VARIANT/<name>.npy (sample). */
-export function torchRunName(o: { perturb?: Perturbation | SamplePerturbation; float64?: boolean } = {}): string {
-  return "torch" + (o.perturb ? `-${o.perturb}` : "") + (o.float64 ? "-float64" : "");
+export function torchRunName(o: { perturb?: Perturbation | SamplePerturbation; float64?: boolean; sampler?: SamplerFormName; top1Sampling?: GumbelSampling } = {}): string {
+  return "torch" + (o.perturb ? `-${o.perturb}` : "") + (o.float64 ? "-float64" : "") +
+    (o.sampler && o.sampler !== "ddpm" ? `-${o.sampler}` : "") + (o.top1Sampling && o.top1Sampling !== "argmax" ? `-${o.top1Sampling}` : "");
 }
 
 // ------------------------------------------------------------------ trajectories
@@ -212,6 +218,8 @@ export interface SampleDiff {
   all: number;
   /** Samples whose decoded palette colours differ anywhere. */
   decodedDiffer: number;
+  /** How many samples lie further than `tol` (relative L2) from PyTorch's. */
+  over(tol: number): number;
 }
 
 /** Compare two NHWC sample files [n, 4, 4, 3]. */
@@ -221,7 +229,11 @@ export function compareSamples(oursFile: string, torchFile: string): SampleDiff 
   if (a.shape.join() !== b.shape.join()) throw new Error(`sample shapes differ: [${a.shape}] vs [${b.shape}]`);
   const n = a.shape[0];
   let maxSample = 0;
-  for (let i = 0; i < n; i++) maxSample = Math.max(maxSample, relL2(a.data, b.data, i * 48, (i + 1) * 48));
+  const perSample = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    perSample[i] = relL2(a.data, b.data, i * 48, (i + 1) * 48);
+    maxSample = Math.max(maxSample, perSample[i]);
+  }
   const ca = decodeColours(imagesToTokens(Float32Array.from(a.data)));
   const cb = decodeColours(imagesToTokens(Float32Array.from(b.data)));
   let decodedDiffer = 0;
@@ -233,7 +245,7 @@ export function compareSamples(oursFile: string, torchFile: string): SampleDiff 
       }
     }
   }
-  return { n, maxSample, all: relL2(a.data, b.data, 0, a.data.length), decodedDiffer };
+  return { n, maxSample, all: relL2(a.data, b.data, 0, a.data.length), decodedDiffer, over: (tol: number) => perSample.filter((x) => x > tol).length };
 }
 
 /** Counts behind every metric as bench/torch_metrics.py reports them, per sample file. */

@@ -39,6 +39,8 @@ export interface TrajectoryOptions {
   epochs: number;
   /** Steps (1-based) after which raw and EMA weights are recorded; default `defaultRecordSteps`. */
   record?: number[];
+  /** Straight-through hard Gumbel-softmax (config key gumbelHard; Gumbel variants). */
+  gumbelHard?: boolean;
 }
 
 /** What `trajectory.json` holds: everything a replay needs besides the arrays. */
@@ -56,6 +58,7 @@ export interface TrajectoryMeta {
   /** EMA after every step n (0-based): decay min(decay, (1 + n) / (10 + n)) when warmup. */
   ema: { decay: number; warmup: boolean };
   gumbelTau: number;
+  gumbelHard: boolean;
   schedule: { steps: number; betaStart: number; betaEnd: number };
   /** Packed layout: named blocks of the parameter vector, shapes as src/model/params.ts. */
   params: { name: string; shape: number[]; offset: number; size: number }[];
@@ -77,7 +80,7 @@ export function defaultRecordSteps(steps: number): number[] {
 }
 
 function trajectoryConfig(o: TrajectoryOptions): ExperimentConfig {
-  return resolveConfig("paper", { datasetSize: o.datasetSize, datasetSeed: o.datasetSeed, epochs: o.epochs, top1EpochFactor: 1, seeds: 1, trainer: "wasm" });
+  return resolveConfig("paper", { datasetSize: o.datasetSize, datasetSeed: o.datasetSeed, epochs: o.epochs, top1EpochFactor: 1, seeds: 1, trainEngine: "wasm", gumbelHard: o.gumbelHard ?? false });
 }
 
 function concat<T extends Float32Array | Int32Array>(parts: T[], make: (n: number) => T): T {
@@ -173,6 +176,7 @@ export function exportTrajectory(dir: string, o: TrajectoryOptions): TrajectoryM
       },
       ema: { decay: cfg.emaDecay, warmup: cfg.emaWarmup },
       gumbelTau: cfg.gumbelTau,
+      gumbelHard: cfg.gumbelHard,
       schedule: { steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd },
       params: s.layout.specs.map((p) => ({ name: p.name, shape: p.shape, offset: p.offset, size: p.size })),
       paramCount: P,
