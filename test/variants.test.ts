@@ -80,7 +80,10 @@ describe("a variant defined in this file", () => {
     expect(() => registerVariant({ ...meanpool })).toThrow(/a variant named 'meanpool' is already registered/);
     expect(() => registerVariant({ ...meanpool, name: "Bad-Name" })).toThrow(/variant name 'Bad-Name' must be lower-case/);
     expect(() => registerVariant({ ...meanpool, name: "badparam", attention: { ...meanpool.attention!, params: [square("wv")] } })).toThrow(/attention parameter 'wv' must be named 'attn\.\*'/);
-    expect(() => getVariant("transformer")).toThrow(/unknown variant 'transformer' \(expected one of cnn, attention, identity, top1, meanpool/);
+    // the message lists the registry: the paper's four first, every other variant, and this file's toy
+    expect(variantNames().slice(0, 4)).toEqual(["cnn", "attention", "identity", "top1"]);
+    expect(variantNames().at(-1)).toBe("meanpool");
+    expect(() => getVariant("transformer")).toThrow(`unknown variant 'transformer' (expected one of ${variantNames().join(", ")})`);
   });
 });
 
