@@ -2,14 +2,15 @@
 // `npm run gen` rewrites it; a test checks that it is current.
 // Dispatch from kernel kind to attention block; the contract of a block is in assembly/blocks/attention.ts.
 
-import { KIND_ATTENTION, KIND_IDENTITY, KIND_TOP1 } from "./_constants";
+import { KIND_ATTENTION, KIND_IDENTITY, KIND_TOP1, KIND_UNIFORM } from "./_constants";
 import * as b_attention from "./blocks/attention";
 import * as b_identity from "./blocks/identity";
 import * as b_top1 from "./blocks/top1";
+import * as b_uniform from "./blocks/uniform";
 
 /** Does kind `kind` have an attention block (and hence the shared values h Wv)? */
 @inline export function hasBlock(kind: i32): bool {
-  return kind == KIND_ATTENTION || kind == KIND_IDENTITY || kind == KIND_TOP1;
+  return kind == KIND_ATTENTION || kind == KIND_IDENTITY || kind == KIND_TOP1 || kind == KIND_UNIFORM;
 }
 
 /** Floats of the block's own parameters, which precede attn.wv in the packed layout. */
@@ -18,6 +19,7 @@ export function blockOwnParams(kind: i32): i32 {
     case KIND_ATTENTION: return 2048;
     case KIND_IDENTITY: return 0;
     case KIND_TOP1: return 2048;
+    case KIND_UNIFORM: return 0;
     default: return 0;
   }
 }
@@ -27,6 +29,7 @@ export function blockTrainInit(kind: i32): void {
     case KIND_ATTENTION: b_attention.trainInit(); break;
     case KIND_IDENTITY: b_identity.trainInit(); break;
     case KIND_TOP1: b_top1.trainInit(); break;
+    case KIND_UNIFORM: b_uniform.trainInit(); break;
     default: break;
   }
 }
@@ -36,6 +39,7 @@ export function blockTrainInit(kind: i32): void {
     case KIND_ATTENTION: b_attention.trainPrepare(theta); break;
     case KIND_IDENTITY: b_identity.trainPrepare(theta); break;
     case KIND_TOP1: b_top1.trainPrepare(theta); break;
+    case KIND_UNIFORM: b_uniform.trainPrepare(theta); break;
     default: break;
   }
 }
@@ -45,6 +49,7 @@ export function blockTrainInit(kind: i32): void {
     case KIND_ATTENTION: b_attention.trainForward(theta, cfg, h, gumbel, att); break;
     case KIND_IDENTITY: b_identity.trainForward(theta, cfg, h, gumbel, att); break;
     case KIND_TOP1: b_top1.trainForward(theta, cfg, h, gumbel, att); break;
+    case KIND_UNIFORM: b_uniform.trainForward(theta, cfg, h, gumbel, att); break;
     default: break;
   }
 }
@@ -54,6 +59,7 @@ export function blockTrainInit(kind: i32): void {
     case KIND_ATTENTION: b_attention.trainBackward(theta, cfg, h, att, dA, dh, grad); break;
     case KIND_IDENTITY: b_identity.trainBackward(theta, cfg, h, att, dA, dh, grad); break;
     case KIND_TOP1: b_top1.trainBackward(theta, cfg, h, att, dA, dh, grad); break;
+    case KIND_UNIFORM: b_uniform.trainBackward(theta, cfg, h, att, dA, dh, grad); break;
     default: break;
   }
 }
@@ -63,6 +69,7 @@ export function blockTrainInit(kind: i32): void {
     case KIND_ATTENTION: b_attention.sampleWeights(ht, w, cfg, g, out); break;
     case KIND_IDENTITY: b_identity.sampleWeights(ht, w, cfg, g, out); break;
     case KIND_TOP1: b_top1.sampleWeights(ht, w, cfg, g, out); break;
+    case KIND_UNIFORM: b_uniform.sampleWeights(ht, w, cfg, g, out); break;
     default: break;
   }
 }

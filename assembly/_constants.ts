@@ -6,7 +6,8 @@ export const KIND_CNN: i32 = 0;
 export const KIND_ATTENTION: i32 = 1;
 export const KIND_IDENTITY: i32 = 2;
 export const KIND_TOP1: i32 = 3;
-export const KIND_COUNT: i32 = 4;
+export const KIND_UNIFORM: i32 = 4;
+export const KIND_COUNT: i32 = 5;
 
 // Dimensions: hidden width H, token features F, tokens per image; the softmax scale 1/sqrt(H) as float32.
 export const H: i32 = 32;
@@ -31,6 +32,7 @@ export const P_IDENTITY_ATTN_WV: i32 = 2528;
 export const P_TOP1_ATTN_WQ: i32 = 2528;
 export const P_TOP1_ATTN_WK: i32 = 3552;
 export const P_TOP1_ATTN_WV: i32 = 4576;
+export const P_UNIFORM_ATTN_WV: i32 = 2528;
 
 // The training step's settings (assembly/train.ts cfgPtr()): byte offsets of the named fields.
 export const TRAIN_TAU: usize = 0; // f32

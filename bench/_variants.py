@@ -24,9 +24,14 @@ def _weights_top1(self, h, scores, ctx):
     return y
 
 
+def _weights_uniform(self, h, scores, ctx):
+    return torch.full((h.shape[0], 4, 4), 0.25, dtype=h.dtype)
+
+
 VARIANTS = {
     "cnn": {"label": "CNN", "gumbel": False, "long_training": False, "params": [], "weights": None},
     "attention": {"label": "CNN + Attention", "gumbel": False, "long_training": False, "params": [("attn.wq", (32, 32,)), ("attn.wk", (32, 32,)), ("attn.wv", (32, 32,))], "weights": _weights_attention},
     "identity": {"label": "CNN + Identity-QK Attention", "gumbel": False, "long_training": False, "params": [("attn.wv", (32, 32,))], "weights": _weights_identity},
     "top1": {"label": "CNN + Top-1 (Gumbel) Attention", "gumbel": True, "long_training": True, "params": [("attn.wq", (32, 32,)), ("attn.wk", (32, 32,)), ("attn.wv", (32, 32,))], "weights": _weights_top1},
+    "uniform": {"label": "CNN + Uniform Attention (control)", "gumbel": False, "long_training": False, "params": [("attn.wv", (32, 32,))], "weights": _weights_uniform},
 }

@@ -5,6 +5,7 @@ import * as v_cnn from "./cnn";
 import * as v_attention from "./attention";
 import * as v_identity from "./identity";
 import * as v_top1 from "./top1";
+import * as v_uniform from "./uniform";
 
 /** The modules of the variant files, in registration order. */
 export const VARIANT_MODULES: readonly Record<string, unknown>[] = [
@@ -12,6 +13,7 @@ export const VARIANT_MODULES: readonly Record<string, unknown>[] = [
   v_attention,
   v_identity,
   v_top1,
+  v_uniform,
 ];
 
 export type { VariantDescriptor };
