@@ -1,53 +1,48 @@
 /**
- * Runs independent tasks (train one model, draw one sampling run) inline or over worker threads,
- * one per core: the wasm backend is single-threaded in Node, so threads are how all cores work.
+ * A generic worker pool: runs independent tasks of any type, inline or over worker threads (one per
+ * core: the wasm backend is single-threaded in Node, so threads are how all cores work).
+ *
+ * What a task does is its executor's business: an `Executor` is a value owned by the module that
+ * implements the task kind (src/experiment/tasks.ts: training and sampling; src/theory/units.ts:
+ * the theory phase's units), passed by whoever runs a phase. The pool imports none of them; a worker
+ * thread loads the executor from the module path and export name it carries.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Worker } from "worker_threads";
-import { ExperimentConfig } from "../config";
-import { Variant } from "../model/variants";
-import { TheoryUnit, theoryUnitTask, TheoryUnitResult } from "../theory/units";
-import { OnProgress, Paths, sampleTask, SampleTaskResult, trainTask, TrainTaskResult } from "./tasks";
+import type { ExperimentConfig } from "../config";
 
-export type Task =
-  | { kind: "train"; variant: Variant; seed: number }
-  | { kind: "sample"; variant: Variant; seed: number; run: number; weights: "ema" | "raw"; saveNpy: boolean }
-  | { kind: "theory"; unit: TheoryUnit };
+/** Progress callback: units done of total, and a short note. */
+export type OnProgress = (done: number, total: number, note: string) => void;
 
-export type TaskResult = TrainTaskResult | SampleTaskResult | TheoryUnitResult;
+/**
+ * How to run tasks of type T with a context C (shared by every task of a phase) to results R.
+ * `module` (the implementing file's `__filename`) and `name` (the export holding this value) let a
+ * worker thread load the same executor.
+ */
+export interface Executor<T, C, R> {
+  readonly module: string;
+  readonly name: string;
+  execute(task: T, context: C, onProgress?: OnProgress): R;
+}
 
+/** Message to a worker: one task and where its executor lives. */
 export interface TaskMessage {
   id: number;
-  task: Task;
-  cfg: ExperimentConfig;
-  paths: Paths;
+  module: string;
+  name: string;
+  task: unknown;
+  context: unknown;
 }
 
 export type WorkerEvent =
   | { type: "progress"; id: number; done: number; total: number; note: string }
-  | { type: "result"; id: number; result: TaskResult }
+  | { type: "result"; id: number; result: unknown }
   | { type: "error"; id: number; message: string; stack: string };
 
-/** Run one task in this thread (the backend must be initialised). */
-export function executeTask(m: TaskMessage, onProgress?: OnProgress): TaskResult {
-  const t = m.task;
-  switch (t.kind) {
-    case "train":
-      return trainTask(m.cfg, m.paths, t.variant, t.seed, onProgress);
-    case "sample":
-      return sampleTask(m.cfg, m.paths, t.variant, t.seed, t.run, t.weights, { saveNpy: t.saveNpy, onProgress });
-    case "theory":
-      return theoryUnitTask(m.cfg, m.paths, t.unit, onProgress);
-    default: {
-      const never: never = t;
-      throw new Error(`unknown task ${JSON.stringify(never)}`);
-    }
-  }
-}
-
-export function workerCount(cfg: ExperimentConfig): number {
+/** Worker threads for config key `workers` (0 = one per CPU core). */
+export function workerCount(cfg: Pick<ExperimentConfig, "workers">): number {
   return cfg.workers > 0 ? cfg.workers : Math.max(1, os.cpus().length);
 }
 
@@ -69,23 +64,29 @@ function spawnWorker(): Worker {
   return new Worker(boot, { eval: true, workerData: { entry, root } });
 }
 
+export interface RunTasksOptions<T, C, R> {
+  executor: Executor<T, C, R>;
+  context: C;
+  /** Threads (1 = inline, in order). */
+  workers: number;
+  onProgress?: (id: number, done: number, total: number, note: string) => void;
+}
+
 /**
- * Run `tasks` with `workers` threads (1 = inline, in order). Results come back in task order.
+ * Run `tasks` with `o.workers` threads (1 = inline, in order). Results come back in task order.
  * The first failing task stops the pool and rejects with its message.
  */
-export async function runTasks(
-  tasks: Task[], cfg: ExperimentConfig, paths: Paths, workers: number,
-  onProgress?: (id: number, done: number, total: number, note: string) => void,
-): Promise<TaskResult[]> {
-  const results: TaskResult[] = new Array(tasks.length);
-  if (workers <= 1 || tasks.length <= 1) {
+export async function runTasks<T, C, R>(tasks: T[], o: RunTasksOptions<T, C, R>): Promise<R[]> {
+  const results: R[] = new Array(tasks.length);
+  const { executor, context, onProgress } = o;
+  if (o.workers <= 1 || tasks.length <= 1) {
     tasks.forEach((task, id) => {
-      results[id] = executeTask({ id, task, cfg, paths }, (d, t, n) => onProgress?.(id, d, t, n));
+      results[id] = executor.execute(task, context, (d, t, n) => onProgress?.(id, d, t, n));
       onProgress?.(id, 1, 1, ""); // finished (a reused task reports no progress of its own)
     });
     return results;
   }
-  const pool = Array.from({ length: Math.min(workers, tasks.length) }, spawnWorker);
+  const pool = Array.from({ length: Math.min(o.workers, tasks.length) }, spawnWorker);
   let next = 0;
   try {
     await new Promise<void>((resolve, reject) => {
@@ -93,7 +94,7 @@ export async function runTasks(
       const feed = (w: Worker) => {
         if (next < tasks.length) {
           const id = next++;
-          w.postMessage({ id, task: tasks[id], cfg, paths } satisfies TaskMessage);
+          w.postMessage({ id, module: executor.module, name: executor.name, task: tasks[id], context } satisfies TaskMessage);
         }
       };
       for (const w of pool) {
@@ -101,7 +102,7 @@ export async function runTasks(
           if (e.type === "progress") onProgress?.(e.id, e.done, e.total, e.note);
           else if (e.type === "error") reject(new Error(`task ${JSON.stringify(tasks[e.id])} failed: ${e.message}\n${e.stack}`));
           else {
-            results[e.id] = e.result;
+            results[e.id] = e.result as R;
             onProgress?.(e.id, 1, 1, ""); // finished (a reused task reports no progress of its own)
             if (++finished === tasks.length) resolve();
             else feed(w);

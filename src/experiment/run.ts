@@ -16,13 +16,13 @@ import { MetricValues } from "../eval/metrics";
 import { baselineSummary, compareVariants, ModelSummary, nonFiniteNote, RunMetrics, summarizeRuns, table1Markdown, table1Rows, toCsv, VariantComparison } from "../eval/report";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic";
 import { Variant } from "../model/variants";
-import type { DiscriminationPart, TheoryPart } from "../theory/theoryPhase";
+import { computeTheory, DiscriminationPart, experimentTheoryRequest, TheoryPart } from "../theory/theoryPhase";
 import { libraryVersion } from "../version";
 import { withOutputLock } from "./lock";
 import { protocolModel, runsFor, selectModels, studyModels } from "./models";
-import { runPhase as runWeightedPhase } from "./phase";
-import { Task, workerCount } from "./pool";
-import { Paths, SampleTaskResult, storedRun, TrainTaskResult } from "./tasks";
+import { runPhase } from "./phase";
+import { workerCount } from "./pool";
+import { Paths, SAMPLE_TASKS, SampleTask, SampleTaskResult, storedRun, TRAIN_TASKS, TrainTask, TrainTaskResult } from "./tasks";
 
 export interface ExperimentOptions {
   cfg: ExperimentConfig;
@@ -99,8 +99,10 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
   writeJsonAtomic(path.join(paths.outDir, "config.json"), { profile: o.profile, variants, config: cfg, selection: { seeds, models, runs } });
 
   // 2. training, one task per (variant, model)
-  const trainTasks: Task[] = variants.flatMap((variant) => models.map((m) => ({ kind: "train" as const, variant, seed: m.seed })));
-  const training = (await runPhase("train", trainTasks, o, workers)) as TrainTaskResult[];
+  const trainTasks: TrainTask[] = variants.flatMap((variant) => models.map((m) => ({ variant, seed: m.seed })));
+  const phase = (label: string) => ({ label: `${o.profile} ${label}`, context: { cfg, paths }, workers, write: o.progressWrite });
+  // weights known up front, so the bar only moves forward: training counts its epochs, a sampling run counts 1
+  const training = await runPhase({ ...phase("train"), executor: TRAIN_TASKS, tasks: trainTasks, weights: trainTasks.map((t) => epochsFor(cfg, t.variant)) });
   for (const t of training) log(`trained ${t.variant} draw ${t.dataSeed} seed ${t.seed}: ${t.status}, ${t.steps} steps, final epoch loss ${t.epochLosses.at(-1)?.toFixed(4)} (${t.seconds.toFixed(0)} s)`);
 
   // 3. sampling runs (samples of each model's first run saved as .npy)
@@ -108,9 +110,9 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
   // Run-major order: an interrupted experiment has about as many runs of every model (finished
   // runs are kept and reused, so a rerun with a smaller --runs slice can still write a table).
   const modelRuns = new Map(models.map((m) => [m.seed, new Set(runsFor(cfg, m, runs))]));
-  const sampleTasks: Task[] = runs.flatMap((run) => variants.flatMap((variant) => models.filter((m) => modelRuns.get(m.seed)!.has(run)).flatMap((m) => weightSets.map((weights) =>
-    ({ kind: "sample" as const, variant, seed: m.seed, run, weights, saveNpy: run === runs[0] })))));
-  const sampled = (await runPhase("sample", sampleTasks, o, workers)) as SampleTaskResult[];
+  const sampleTasks: SampleTask[] = runs.flatMap((run) => variants.flatMap((variant) => models.filter((m) => modelRuns.get(m.seed)!.has(run)).flatMap((m) => weightSets.map((weights) =>
+    ({ variant, seed: m.seed, run, weights, saveNpy: run === runs[0] })))));
+  const sampled = await runPhase({ ...phase("sample"), executor: SAMPLE_TASKS, tasks: sampleTasks, weights: sampleTasks.map(() => 1) });
 
   // 4. tables and files
   const results = assembleResults({
@@ -128,7 +130,6 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
   if (!cfg.theory) log("theory phase: off (config key theory = false)");
   else if (o.seeds || o.runs) log("theory phase: skipped, this run is a slice of the study (--seeds/--runs range); run the whole study or notebook 09 for it");
   else {
-    const { computeTheory, experimentTheoryRequest } = await import("../theory/theoryPhase"); // loaded only when it runs
     const t = await computeTheory({
       cfg, paths, ...(o.theoryRequest ?? experimentTheoryRequest(cfg, variants)), workers, label: `${o.profile} theory`, progressWrite: o.progressWrite, log,
       command: o.command ?? `runExperiment (${o.profile})`,
@@ -178,10 +179,4 @@ export function writeResults(outDir: string, r: ExperimentResults): void {
   writeFileAtomic(path.join(outDir, "runs.csv"), toCsv(r.runs.map((x) => ({ variant: x.variant, dataSeed: x.dataSeed, seed: x.seed, run: x.run, weights: x.weights, samples: x.samples, nonFiniteSamples: x.nonFiniteSamples ?? 0, ...x.metrics }))));
   const losses = r.training.flatMap((t) => t.epochLosses.map((loss, epoch) => ({ variant: t.variant, dataSeed: t.dataSeed, seed: t.seed, epoch: epoch + 1, loss })));
   writeFileAtomic(path.join(outDir, "losses.csv"), toCsv(losses));
-}
-
-function runPhase(label: string, tasks: Task[], o: ExperimentOptions, workers: number) {
-  // Weights known up front: training counts its epochs, a sampling run counts 1.
-  const weights = tasks.map((t) => (t.kind === "train" ? epochsFor(o.cfg, t.variant) : 1));
-  return runWeightedPhase({ label: `${o.profile} ${label}`, tasks, weights, cfg: o.cfg, paths: o.paths, workers, write: o.progressWrite });
 }

@@ -33,6 +33,7 @@ import { trainEpoch } from "../train/loop";
 import { firstNonFinite, initTrainState, makeContext } from "../train/state";
 import { libraryVersion } from "../version";
 import { dataSeedOf } from "./models";
+import type { Executor, OnProgress } from "./pool";
 
 export interface Paths {
   /** Output folder of the experiment (results/<profile> by default). */
@@ -41,8 +42,7 @@ export interface Paths {
   dataDir: string;
 }
 
-/** Progress callback: units done of total, and a short note. */
-export type OnProgress = (done: number, total: number, note: string) => void;
+export type { OnProgress };
 
 export { trainingHash };
 
@@ -302,3 +302,38 @@ export function sampleTask(
   writeJsonAtomic(runResultPath(p, cfg, variant, seed, run, weights), storedRun(p.outDir, result));
   return result;
 }
+
+/** What a training or sampling task needs besides its own fields: the study's config and folders. */
+export interface ExperimentContext {
+  cfg: ExperimentConfig;
+  paths: Paths;
+}
+
+/** Train one model (variant, training seed) to completion. */
+export interface TrainTask {
+  variant: Variant;
+  seed: number;
+}
+
+/** Draw and score one sampling run of a trained model. */
+export interface SampleTask {
+  variant: Variant;
+  seed: number;
+  run: number;
+  weights: "ema" | "raw";
+  saveNpy: boolean;
+}
+
+/** The pool's executor of training tasks (`trainTask`). */
+export const TRAIN_TASKS: Executor<TrainTask, ExperimentContext, TrainTaskResult> = {
+  module: __filename,
+  name: "TRAIN_TASKS",
+  execute: (t, c, onProgress) => trainTask(c.cfg, c.paths, t.variant, t.seed, onProgress),
+};
+
+/** The pool's executor of sampling tasks (`sampleTask`). */
+export const SAMPLE_TASKS: Executor<SampleTask, ExperimentContext, SampleTaskResult> = {
+  module: __filename,
+  name: "SAMPLE_TASKS",
+  execute: (t, c, onProgress) => sampleTask(c.cfg, c.paths, t.variant, t.seed, t.run, t.weights, { saveNpy: t.saveNpy, onProgress }),
+};

@@ -20,8 +20,7 @@ import { table1Markdown, table1Rows } from "../eval/report";
 import { withOutputLock } from "../experiment/lock";
 import { dataSeedOf, studyModels } from "../experiment/models";
 import { runPhase } from "../experiment/phase";
-import { Task } from "../experiment/pool";
-import { checkpointPath, checkpointRequest, OnProgress, Paths } from "../experiment/tasks";
+import { checkpointPath, checkpointRequest, OnProgress, Paths, TRAIN_TASKS } from "../experiment/tasks";
 import { writeJsonAtomic } from "../io/atomic";
 import { Variant } from "../model/variants";
 import { readCheckpoint, readFinishedCheckpoint } from "../train/checkpoint";
@@ -31,7 +30,7 @@ import {
 import { MACHINE_DEFAULTS, MACHINE_LABELS, MACHINE_NAMES, MachineName, MachineOptions, THEORY_MACHINES } from "./machines";
 import { finishComparison, MachineRunMetrics, summarizeMachineRuns, TheoryResults, VariantComparison, versionOf } from "./runTheory";
 import { SweepSample } from "./sweep";
-import { canonicalJson, machineOptionsFor, readUnit, TheoryUnit, TheoryUnitResult, UnitResults, unitPath, unitWeight } from "./units";
+import { canonicalJson, machineOptionsFor, readUnit, THEORY_UNITS, TheoryUnit, TheoryUnitResult, UnitResults, unitPath, unitWeight } from "./units";
 
 /** Version of the `identity` block of theory.json and theory-discrimination.json. */
 export const THEORY_FILE_FORMAT = 1;
@@ -156,7 +155,7 @@ async function computeLocked(o: ComputeTheoryOptions): Promise<ComputedTheory> {
   const di = o.discrimination ?? null;
   const info = await initBackend();
   const started = new Date();
-  const phase = { cfg, paths, workers, write: o.progressWrite, intervalMs: o.progressIntervalMs, onProgress: o.onProgress };
+  const phase = { context: { cfg, paths }, workers, write: o.progressWrite, intervalMs: o.progressIntervalMs, onProgress: o.onProgress };
 
   // 1. checkpoints: runTheory trains, skips or refuses a missing one; runDiscrimination needs every one
   const skipped: TheoryResults["skipped"] = [];
@@ -169,8 +168,8 @@ async function computeLocked(o: ComputeTheoryOptions): Promise<ComputedTheory> {
     const why = (v: Variant) => { const f = checkpointPath(paths, cfg, v, th.seed); return fs.existsSync(f) ? `checkpoint ${f} is unfinished` : `no checkpoint ${f}`; };
     if (missing.length > 0 && th.missing === "error") throw new Error(`${missing.map(why).join("; ")}; train it first or pass missing: "train" | "skip"`);
     if (missing.length > 0 && th.missing === "train") {
-      const tasks: Task[] = missing.map((variant) => ({ kind: "train", variant, seed: th.seed }));
-      await runPhase({ ...phase, label: `${o.label ?? "theory"}: train`, tasks, weights: missing.map((v) => epochsFor(cfg, v)) });
+      const tasks = missing.map((variant) => ({ variant, seed: th.seed }));
+      await runPhase({ ...phase, executor: TRAIN_TASKS, label: `${o.label ?? "theory"}: train`, tasks, weights: missing.map((v) => epochsFor(cfg, v)) });
     }
     if (th.missing === "skip") for (const v of missing) { skipped.push({ variant: v, reason: why(v) }); log(`skip ${v}: ${why(v)}`); }
     compared = th.variants.filter((v) => !skipped.some((s) => s.variant === v));
@@ -238,9 +237,9 @@ async function computeLocked(o: ComputeTheoryOptions): Promise<ComputedTheory> {
   log(`theory: ${units.size} units, ${reused} cached in ${path.join(paths.outDir, "theory")}; computing ${todo.length} on ${Math.min(workers, Math.max(1, todo.length))} worker(s)`);
   if (todo.length > 0) {
     const res = await runPhase({
-      ...phase, label: o.label ?? "theory", tasks: todo.map(([, unit]) => ({ kind: "theory", unit })), weights: todo.map(([, u]) => unitWeight(cfg, u)),
+      ...phase, executor: THEORY_UNITS, label: o.label ?? "theory", tasks: todo.map(([, unit]) => unit), weights: todo.map(([, u]) => unitWeight(cfg, u)),
     });
-    todo.forEach(([file], i) => done.set(file, res[i] as TheoryUnitResult));
+    todo.forEach(([file], i) => done.set(file, res[i]));
   }
   const get = <K extends keyof UnitResults>(file: string, kind: K): UnitResults[K] => {
     const r = done.get(file);

@@ -32,6 +32,7 @@ import { loadOrCreateDataset } from "../data/store";
 import { makeSchedule } from "../ddpm/schedule";
 import { dataSeedOf } from "../experiment/models";
 import { checkpointPath, checkpointRequest, OnProgress, Paths, trainingHash } from "../experiment/tasks";
+import type { Executor } from "../experiment/pool";
 import { writeFileAtomic } from "../io/atomic";
 import { Variant } from "../model/variants";
 import { readFinishedCheckpoint } from "../train/checkpoint";
@@ -255,3 +256,10 @@ export function theoryUnitTask(cfg: ExperimentConfig, p: Paths, u: TheoryUnit, o
   writeFileAtomic(file, encode({ format: UNIT_FORMAT, kind: u.kind, identity: unitIdentity(cfg, u), checkpointWeightsSha256: weightsSha256, libraryVersion: versionOf(), seconds, result }) + "\n");
   return { kind: u.kind, file, status: "computed", seconds, result } as TheoryUnitResult;
 }
+
+/** The pool's executor of theory units (`theoryUnitTask`). */
+export const THEORY_UNITS: Executor<TheoryUnit, { cfg: ExperimentConfig; paths: Paths }, TheoryUnitResult> = {
+  module: __filename,
+  name: "THEORY_UNITS",
+  execute: (u, c, onProgress) => theoryUnitTask(c.cfg, c.paths, u, onProgress),
+};
