@@ -5,7 +5,13 @@
  * under-covers when dataset draws matter; and a small case worked by hand.
  */
 import { describe, expect, it } from "vitest";
-import { bootstrapDrawRatio, drawsNeeded, ModelRuns, nestedEstimate, pairedDrawDifference, studySummary } from "../src/eval/nested";
+import { drawMeansInterval } from "../src/eval/draw-means";
+import { fiellerRatio } from "../src/eval/fieller";
+import { drawsNeeded, ModelRuns, NestedEstimate, nestedEstimate, pairedDrawDifference, pairedDrawRatio, studySummary } from "../src/eval/nested";
+import { paperPosition } from "../src/eval/paper-position";
+import { oneModelPrediction } from "../src/eval/prediction";
+import { shareUpperBounds } from "../src/eval/share-bounds";
+import { studentTQuantile } from "../src/eval/stats";
 import { studyStripFigure } from "../src/plot/figures";
 import { Rng } from "../src/rng";
 
@@ -40,6 +46,25 @@ describe("nested draw / seed / run estimate", () => {
     expect(n.se).toBeCloseTo(Math.sqrt(4.5 / 8), 12);
     expect(n.df).toBe(1);
     expect(n.ci95[1] - n.grandMean).toBeCloseTo(12.7062047 * Math.sqrt(4.5 / 8), 5); // t(0.975, 1)
+    expect(n.meanSquares).toMatchObject({ dfDraw: 1, dfSeed: 2, dfRun: 4 });
+    expect(n.meanSquares.draw).toBeCloseTo(4.5, 12);
+    expect(n.meanSquares.seed!).toBeCloseTo(32.5, 12);
+    expect(n.meanSquares.run).toBeCloseTo(1.5, 12);
+    // One new model over R = 2 runs: s2Draw + s2Seed = (4.5 - 32.5) / 4 + (32.5 - 1.5) / 2 = 8.5 (the sum,
+    // unbiased, although the draw part alone is negative); + s2Run / 2 = 0.75; + Var(grand mean) 4.5 / 8.
+    // As mean squares: 0.375 MS_draw + 0.25 MS_seed; Satterthwaite df = V^2 / ((0.375 * 4.5)^2 / 1 + (0.25 * 32.5)^2 / 2).
+    const p = oneModelPrediction(n);
+    const V = 8.5 + 0.75 + 4.5 / 8;
+    expect(p.variance).toBeCloseTo(V, 12);
+    expect(p.df).toBeCloseTo(V ** 2 / ((0.375 * 4.5) ** 2 + (0.25 * 32.5) ** 2 / 2), 10);
+    expect(p.df).toBeCloseTo(2.68536877655518, 10); // scipy
+    expect(p.interval[1] - p.mean).toBeCloseTo(10.663463526283175, 8); // scipy: t.ppf(0.975, df) * sqrt(V)
+    // Share bounds: f = 4.5 / 32.5 against F(1, 2): F_0.05 = 0.0050125313, F_0.95 = 18.5128205 (scipy).
+    const b = shareUpperBounds(n);
+    const thetaUp = (4.5 / 32.5 / 0.005012531328320802 - 1) / 2;
+    expect(b.draw).toBeCloseTo(thetaUp / (1 + thetaUp), 8);
+    expect(b.seed).toBe(1); // f < F_0.95: theta's lower bound is 0, so the seed share may be all of it
+    expect(b.f).toBeCloseTo(4.5 / 32.5, 12);
   });
 
   it("recovers the components and covers the mean 95 % of the time; the interval over models does not", () => {
@@ -84,7 +109,7 @@ describe("nested draw / seed / run estimate", () => {
     expect(studySummary(m.filter((x) => x.dataSeed === 0)).nestedNote).toMatch(/at least 2 dataset draws/);
   });
 
-  it("paired differences and bootstrap ratios over draws", () => {
+  it("paired differences and Fieller ratios over draws", () => {
     const rng = new Rng(3);
     const a = simulate(rng, { D: 6, S: 2, R: 3, mu: 0.5, sDraw: 0.05, sSeed: 0.02, sRun: 0.005 });
     // b = a's draws, shifted down by 0.3 and scaled by 0.4 -> difference known per draw
@@ -93,11 +118,15 @@ describe("nested draw / seed / run estimate", () => {
     const meanA = a.flatMap((m) => m.values).reduce((x, y) => x + y, 0) / 36;
     expect(d.mean).toBeCloseTo(0.6 * meanA, 12);
     expect(d.draws).toBe(6);
-    const r = bootstrapDrawRatio(a, b, { resamples: 2000 });
+    const r = pairedDrawRatio(a, b);
     expect(r.ratio).toBeCloseTo(2.5, 12);
-    expect(r.ci95[0]).toBeCloseTo(2.5, 9); // a constant ratio per draw: every resample gives 2.5
-    expect(r.ci95[1]).toBeCloseTo(2.5, 9);
+    expect(r.shape).toBe("bounded");
+    expect(r.interval![0]).toBeCloseTo(2.5, 9); // a constant ratio per draw: Fieller's interval is the point 2.5
+    expect(r.interval![1]).toBeCloseTo(2.5, 9);
+    expect(r.pairs).toBe(6);
+    expect(r.df).toBe(5);
     expect(() => pairedDrawDifference(a.slice(0, 2), b)).toThrow(/needs >= 2 common dataset draws, got 1/);
+    expect(() => pairedDrawRatio(a.slice(0, 2), b)).toThrow(/needs >= 2 common dataset draws, got 1/);
   });
 
   it("the draws a target interval needs: worked by hand and monotone", () => {
