@@ -12,6 +12,7 @@ import { paperPosition } from "../src/eval/paper-position";
 import { oneModelPrediction } from "../src/eval/prediction";
 import { shareUpperBounds } from "../src/eval/share-bounds";
 import { studentTQuantile } from "../src/eval/stats";
+import { paperConsistency } from "../src/model/variants";
 import { studyStripFigure } from "../src/plot/figures";
 import { Rng } from "../src/rng";
 
@@ -401,5 +402,20 @@ describe("strip plot of every trained model", () => {
     expect(sixteen.map((t) => t.name)).toEqual(["trained model (16 dataset draws)"]);
     expect((sixteen[0].y as number[]).length).toBe(32);
     expect((sixteen[0].text as string[])[31]).toBe("attention, draw 15, seed 31");
+  });
+
+  it("marks the paper's value on every variant and the one-model prediction interval where there is one", () => {
+    const withPi = (model: "cnn" | "top1", pi: [number, number] | null) => {
+      const e = entry(6);
+      return { ...e, model, study: { ...e.study, prediction: pi ? { interval: pi } : null } };
+    };
+    const fig = studyStripFigure([withPi("cnn", [0.032, 0.152]), withPi("top1", null)]);
+    const paper = fig.data.find((t) => t.name === "paper (Table 1)")!;
+    expect(paper.y).toEqual([100 * paperConsistency("cnn")!, 100 * paperConsistency("top1")!]); // Table 1 of the paper, one diamond per variant
+    expect(paper.x).toEqual([0.38, 1.38]);
+    const pi = fig.data.filter((t) => String(t.name).startsWith("95 % prediction interval"));
+    expect(pi).toHaveLength(1);
+    expect(pi[0].y).toEqual([3.2, 15.2, null]); // cnn only: top1 has no interval here
+    expect((pi[0].x as number[])[0]).toBeCloseTo(0.46, 12);
   });
 });
