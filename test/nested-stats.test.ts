@@ -12,6 +12,8 @@ import { paperPosition } from "../src/eval/paper-position";
 import { oneModelPrediction } from "../src/eval/prediction";
 import { shareUpperBounds } from "../src/eval/share-bounds";
 import { studentTQuantile } from "../src/eval/stats";
+import { METRIC_NAMES, MetricValues } from "../src/eval/metrics";
+import { compareVariants, ratioSetText, RunMetrics, summarizeRuns, table1Markdown, table1Rows, toCsv } from "../src/eval/report";
 import { paperConsistency } from "../src/model/variants";
 import { studyStripFigure } from "../src/plot/figures";
 import { Rng } from "../src/rng";
@@ -384,6 +386,60 @@ describe("the pieces around the intervals", () => {
     expect(paperPosition(0.5, ours, 0.52, null)).toMatchObject({ side: "below", atOrBeyond: 5, inPredictionInterval: null });
     expect(() => paperPosition(NaN, ours, 0.5, null)).toThrow(/must be finite, got NaN/);
     expect(() => paperPosition(0.5, [], 0.5, null)).toThrow(/no models/);
+  });
+});
+
+describe("Table 1 with the new columns", () => {
+  // Two variants on the same 6 draws x 2 seeds x 10 runs; cnn low, attention high, as in our study.
+  const rng = new Rng(31).split("table");
+  const runs: RunMetrics[] = [];
+  for (const [variant, mu, sSeed] of [["cnn", 0.09, 0.03], ["attention", 0.52, 0.1]] as const) {
+    const sim = simulate(rng, { D: 6, S: 2, R: 10, mu, sDraw: 0.01, sSeed, sRun: 0.005 });
+    for (const m of sim) {
+      m.values.forEach((v, run) => {
+        const metrics = Object.fromEntries(METRIC_NAMES.map((k) => [k, v])) as MetricValues;
+        runs.push({ variant, dataSeed: m.dataSeed, seed: m.seed, run, weights: "ema", metrics });
+      });
+    }
+  }
+  const summaries = summarizeRuns(runs, ["cnn", "attention"], { runsPerModel: 10 });
+  const comparisons = compareVariants(summaries, ["cnn", "attention"]);
+
+  it("rows carry the mean's interval (labelled), the one-model PI, the shares' upper bounds and the paper's place among our models", () => {
+    const rows = table1Rows(summaries);
+    const att = rows.find((r) => r.model === "attention")!;
+    const s = summaries.find((x) => x.model === "attention")!;
+    expect(att.functional_mean_over_models_ci_over).toBe("draws (nested)");
+    expect(att.functional_mean_over_models_ci_lo).toBe(s.study!.nested!.ci95[0]);
+    expect(att.functional_one_model_pi_lo).toBe(s.study!.prediction!.interval[0]);
+    expect(att.functional_one_model_pi_runs).toBe(10);
+    expect(att.share_draw_upper95).toBe(s.study!.shareBounds!.draw);
+    expect(att.share_draw_upper95 as number).toBeGreaterThanOrEqual(att.share_draw as number);
+    const means = s.study!.models.map((m) => m.mean);
+    const paper = paperConsistency("attention")!;
+    expect(att.paper_percentile_among_models).toBeCloseTo((100 * means.filter((m) => m < paper).length) / 12, 12);
+    expect(att.paper_side_of_our_mean).toBe(paper < s.study!.nested!.grandMean ? "below" : "above");
+    expect(att.paper_in_one_model_pi).toMatch(/^(yes|no)$/);
+    // the PI for one model is wider than the interval for the mean over models
+    expect((att.functional_one_model_pi_hi as number) - (att.functional_one_model_pi_lo as number)).toBeGreaterThan((att.functional_mean_over_models_ci_hi as number) - (att.functional_mean_over_models_ci_lo as number));
+    const csv = toCsv(rows).split("\n")[0].split(",");
+    expect(csv).toEqual(expect.arrayContaining(["functional_one_model_pi_lo", "functional_mean_over_models_ci_lo", "share_draw_upper95", "share_seed_upper95", "paper_percentile_among_models", "paper_models_at_or_beyond"]));
+  });
+
+  it("comparisons: Fieller's ratio beside the paired difference, in the markdown too", () => {
+    const c = comparisons.find((x) => x.a === "attention" && x.b === "cnn")!;
+    expect(c.ratio.shape).toBe("bounded");
+    expect(c.ratio.interval![0]).toBeLessThan(c.ratio.ratio);
+    expect(c.ratio.interval![1]).toBeGreaterThan(c.ratio.ratio);
+    const md = table1Markdown(summaries, undefined, comparisons);
+    expect(md).toMatch(/95 % CI, mean over models/);
+    expect(md).toMatch(/95 % PI, one new model/);
+    expect(md).toMatch(/our models at or beyond the paper/);
+    expect(md).toMatch(/95 % upper bound, draw \/ seed share/);
+    expect(md).toContain(`| attention vs cnn | 6 |`);
+    expect(md).toContain(ratioSetText(c.ratio));
+    expect(md).toMatch(/Fieller/);
+    expect(md).not.toMatch(/bootstrap/);
   });
 });
 
