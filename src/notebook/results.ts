@@ -15,7 +15,7 @@ import { headlineInterval, ratioSetText, VariantComparison } from "../eval/repor
 import { ExperimentResults, runExperiment } from "../experiment/run";
 import { checkpointPath, checkpointRequest, readRunResult, runIdentity, runResultPath } from "../experiment/tasks";
 import { loadNpy } from "../io/npy";
-import { Variant, VARIANTS } from "../model/variants";
+import { paperConsistency, Variant, VARIANTS } from "../model/variants";
 import { attentionWeightsFromCheckpoint } from "../plot/attention-maps";
 import { modelLabel } from "../plot/figures";
 import { ImageSet } from "../plot/images";
@@ -120,10 +120,13 @@ export function table1Display(res: ExperimentResults): Record<string, string | n
     for (const m of METRIC_NAMES) if (m !== "functional") row[`${m} %`] = `${pct(s.perRun[m].mean)} ± ${pct(s.perRun[m].std)}`;
     return row;
   });
-  const exactRow: Record<string, string | number> = {
+  // Every column of the other rows, in their order ("-" where the exact baseline has nothing): danfo
+  // places a row's values by position, so a row with fewer or reordered keys would shift into wrong columns.
+  const exactRow: Record<string, string | number> = Object.fromEntries(Object.keys(rows[0] ?? {}).map((k) => [k, "-"]));
+  Object.assign(exactRow, {
     model: "random (exact)", label: modelLabel("random"), runs: "-", seeds: "-",
-    "functional %": pct(exact.functional), "95 % CI": "-", "seed range": "-", "paper %": pct(0.0538),
-  };
+    "functional %": pct(exact.functional), "95 % CI": "-", "seed range": "-", "paper %": pct(paperConsistency("random")),
+  });
   for (const m of METRIC_NAMES) if (m !== "functional") exactRow[`${m} %`] = pct(exact[m]);
   const at = rows.findIndex((r) => r.model === "random (Monte Carlo)");
   rows.splice(at + 1, 0, exactRow);
