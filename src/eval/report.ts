@@ -98,7 +98,13 @@ export function baselineSummary(mc: MetricValues[]): ModelSummary {
   return { model: "random", weights: "-", perRun: byMetric(mc), perSeed: null, seeds: [], runs: mc.length, paper: paperConsistency("random") };
 }
 
-/** Flat Table 1 rows: one per model, columns `<metric>_mean`, `_std`, `_ci_lo`, `_ci_hi`, seed spread, paper. */
+/**
+ * Flat Table 1 rows: one per model, columns `<metric>_mean`, `_std`, `_ci_lo`, `_ci_hi` (over all
+ * runs), seed spread, over models: the interval for the mean over models
+ * (`functional_mean_over_models_ci_*`, with what it is over), the one-model prediction interval
+ * (`functional_one_model_pi_*`), the variance shares and their upper bounds, the paper's protocol,
+ * the paper's value and its place among our models (`paper_*`).
+ */
 export function table1Rows(summaries: ModelSummary[], exact?: MetricValues): Record<string, string | number>[] {
   return summaries.map((s) => {
     const row: Record<string, string | number> = { model: s.model, weights: s.weights, runs: s.runs, seeds: s.seeds.join(" ") };
@@ -113,17 +119,13 @@ export function table1Rows(summaries: ModelSummary[], exact?: MetricValues): Rec
     row.functional_seed_min = f ? f.min : s.perRun.functional.mean;
     row.functional_seed_max = f ? f.max : s.perRun.functional.mean;
     row.functional_seed_std = f ? f.std : NaN;
-    // With several trained seeds, runs are not independent draws of one distribution: the interval
-    // that speaks for "a model of this variant" is the one over seed means.
-    row.functional_seed_ci_lo = f ? f.ci95[0] : NaN;
-    row.functional_seed_ci_hi = f ? f.ci95[1] : NaN;
-    // Over trained models (one value per model), and the nested draw / seed / run estimate.
+    // Over trained models (one value per model), and the nested draw / seed / run estimate. No
+    // t-interval over models here: models sharing a dataset draw are not independent, so with
+    // several draws it under-covers; the interval for the mean is functional_mean_over_models_ci_*.
     const st = s.study;
     row.models = st ? st.models.length : 0;
     row.functional_models_mean = st ? st.overModels.mean : NaN;
     row.functional_models_std = st ? st.overModels.std : NaN;
-    row.functional_models_ci_lo = st ? st.overModels.ci95[0] : NaN;
-    row.functional_models_ci_hi = st ? st.overModels.ci95[1] : NaN;
     const n = st?.nested;
     row.functional_nested_ci_lo = n ? n.ci95[0] : NaN;
     row.functional_nested_ci_hi = n ? n.ci95[1] : NaN;
