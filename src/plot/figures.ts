@@ -202,7 +202,7 @@ export function studyStripFigure(rows: StudyEntry[], o: { title?: string; width?
   const mean = shown.map((r) => 100 * r.study!.overModels.mean);
   const finite = (v: number) => (Number.isFinite(v) ? v : NaN);
   data.push({
-    type: "scatter", mode: "markers", x: shown.map((_, i) => i + 0.38), y: mean, name: "mean, 95 % interval",
+    type: "scatter", mode: "markers", x: shown.map((_, i) => i + 0.38), y: mean, name: "mean over models, its 95 % CI",
     marker: { symbol: "line-ew", size: 22, line: { color: "black", width: 3 } },
     error_y: {
       type: "data", symmetric: false, thickness: 2, width: 8, color: "black",
