@@ -12,6 +12,10 @@
  * The grand mean's variance is E[MS_A] / (D S R), estimated by MS_A / (D S R), with D - 1 degrees
  * of freedom: the 95 % interval is ybar +- t(0.975, D - 1) sqrt(MS_A / (D S R)).
  */
+import { DrawMeansInterval, drawMeansInterval, drawMeans, groupByDraw } from "./draw-means";
+import { fiellerRatio, RatioInterval } from "./fieller";
+import { oneModelPrediction, OneModelPrediction } from "./prediction";
+import { shareUpperBounds, ShareUpperBounds } from "./share-bounds";
 import { studentTQuantile, summarize, Summary } from "./stats";
 
 /** One model's runs: its dataset draw, training seed and one value per sampling run. */
@@ -31,6 +35,12 @@ export interface NestedEstimate {
   s2Seed: number;
   s2Run: number;
   shares: { draw: number; seed: number; run: number };
+  /**
+   * The ANOVA mean squares (draws, seeds within draws, runs within models) and their degrees of
+   * freedom; `seed` is null with one seed per draw. The prediction interval and the share bounds
+   * (prediction.ts, share-bounds.ts) are built from these.
+   */
+  meanSquares: { draw: number; seed: number | null; run: number; dfDraw: number; dfSeed: number; dfRun: number };
   /** Standard error of the grand mean and its 95 % interval (t with draws - 1 df). */
   se: number;
   df: number;
@@ -40,25 +50,42 @@ export interface NestedEstimate {
 export interface StudySummary {
   /** Every model's mean over its runs, draw-major. */
   models: { dataSeed: number; seed: number; mean: number; runs: number }[];
-  /** Over model means (one value per trained model): mean, std, t-interval with models - 1 df. */
+  /**
+   * Over model means (one value per trained model): mean, std, t-interval with models - 1 df. The
+   * interval treats models as independent, which they are only when they share one dataset draw;
+   * the interval Table 1 shows is `meanInterval`.
+   */
   overModels: Summary;
   /** The nested estimate, when the design is balanced with >= 2 draws (else null). */
   nested: NestedEstimate | null;
   /** Why `nested` is null, if it is. */
   nestedNote: string | null;
+  /** Mean over dataset draws with a t-interval over draw means (any design with >= 2 draws; else null). */
+  overDraws?: DrawMeansInterval | null;
+  /** The 95 % interval for the mean over models that Table 1 shows, with what it covers (null with one model). */
+  meanInterval?: MeanInterval | null;
+  /** The 95 % prediction interval for one new model (balanced designs only; else null and `predictionNote`). */
+  prediction?: OneModelPrediction | null;
+  predictionNote?: string | null;
+  /** One-sided 95 % upper bounds of the draw and seed shares (balanced, >= 2 seeds per draw; else null and `shareBoundsNote`). */
+  shareBounds?: ShareUpperBounds | null;
+  shareBoundsNote?: string | null;
+}
+
+/** The interval for the mean over models, what it covers and how it was made. */
+export interface MeanInterval {
+  over: "draws (nested)" | "draw means (unbalanced design)" | "trained models (one dataset draw)";
+  estimand: string;
+  mean: number;
+  ci95: [number, number];
+  df: number;
 }
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/** Group models by draw (draws sorted by seed, models within a draw by training seed). */
-function byDraw(models: readonly ModelRuns[]): ModelRuns[][] {
-  const draws = [...new Set(models.map((m) => m.dataSeed))].sort((a, b) => a - b);
-  return draws.map((d) => models.filter((m) => m.dataSeed === d).sort((a, b) => a.seed - b.seed));
-}
-
 /** The balanced nested estimate; throws when the design is not balanced or too small. */
 export function nestedEstimate(models: readonly ModelRuns[]): NestedEstimate {
-  const groups = byDraw(models);
+  const groups = groupByDraw(models);
   const D = groups.length;
   const S = groups[0]?.length ?? 0;
   const R = groups[0]?.[0]?.values.length ?? 0;
@@ -90,6 +117,7 @@ export function nestedEstimate(models: readonly ModelRuns[]): NestedEstimate {
   return {
     draws: D, seedsPerDraw: S, runsPerModel: R, grandMean: grand, s2Draw, s2Seed, s2Run,
     shares: { draw: total > 0 ? s2Draw / total : 0, seed: total > 0 ? s2Seed / total : 0, run: total > 0 ? s2Run / total : 0 },
+    meanSquares: { draw: msA, seed: S > 1 ? msB : null, run: msE, dfDraw: D - 1, dfSeed: D * (S - 1), dfRun: D * S * (R - 1) },
     se, df: D - 1, ci95: [grand - half, grand + half],
   };
 }
@@ -114,10 +142,35 @@ export function drawsNeeded(
   return null;
 }
 
-/** Per-model means, the summary over models, and the nested estimate where the design allows it. */
-export function studySummary(models: readonly ModelRuns[]): StudySummary {
+/**
+ * The 95 % interval for the mean over models a study supports: the nested one (balanced, >= 2
+ * draws; covers the grand mean), else a t-interval over draw means (>= 2 draws, unbalanced; covers
+ * the mean over draws, draw-means.ts), else with one dataset draw the t-interval over models (they
+ * are independent given the draw; covers the mean on that draw only). Null with a single model.
+ * Never the interval over models when they span several draws: it would treat models sharing a
+ * draw as independent and under-cover.
+ */
+export function meanIntervalOf(models: readonly ModelRuns[], nested: NestedEstimate | null): MeanInterval | null {
+  if (nested) return { over: "draws (nested)", estimand: "mean over models (grand mean of the balanced nested design)", mean: nested.grandMean, ci95: nested.ci95, df: nested.df };
+  const draws = new Set(models.map((m) => m.dataSeed)).size;
+  if (draws >= 2) {
+    const d = drawMeansInterval(models);
+    return { over: "draw means (unbalanced design)", estimand: d.estimand, mean: d.mean, ci95: d.ci95, df: d.df };
+  }
+  if (models.length < 2) return null;
+  const s = summarize(models.map((m) => mean(m.values)));
+  return { over: "trained models (one dataset draw)", estimand: "mean over models trained on this one dataset draw (not over draws)", mean: s.mean, ci95: s.ci95, df: s.n - 1 };
+}
+
+/**
+ * Per-model means, the summary over models, the nested estimate where the design allows it, the
+ * interval for the mean over models (`meanIntervalOf`), and for balanced designs the one-model
+ * prediction interval (prediction.ts; `runsNew` runs, default the study's) and the share bounds
+ * (share-bounds.ts); each missing piece comes with the reason.
+ */
+export function studySummary(models: readonly ModelRuns[], o: { runsNew?: number } = {}): StudySummary {
   if (models.length === 0) throw new Error("studySummary: no models");
-  const sorted = byDraw(models).flat();
+  const sorted = groupByDraw(models).flat();
   const means = sorted.map((m) => ({ dataSeed: m.dataSeed, seed: m.seed, mean: mean(m.values), runs: m.values.length }));
   let nested: NestedEstimate | null = null;
   let nestedNote: string | null = null;
@@ -126,7 +179,27 @@ export function studySummary(models: readonly ModelRuns[]): StudySummary {
   } catch (e) {
     nestedNote = (e as Error).message;
   }
-  return { models: means, overModels: summarize(means.map((m) => m.mean)), nested, nestedNote };
+  const draws = new Set(sorted.map((m) => m.dataSeed)).size;
+  const overDraws = draws >= 2 ? drawMeansInterval(sorted) : null;
+  let prediction: OneModelPrediction | null = null;
+  let predictionNote: string | null = null;
+  let shareBounds: ShareUpperBounds | null = null;
+  let shareBoundsNote: string | null = null;
+  if (nested) {
+    prediction = oneModelPrediction(nested, { runsNew: o.runsNew });
+    try {
+      shareBounds = shareUpperBounds(nested);
+    } catch (e) {
+      shareBoundsNote = (e as Error).message;
+    }
+  } else {
+    predictionNote = `no one-model prediction interval: it needs the balanced nested estimate (${nestedNote})`;
+    shareBoundsNote = `no share bounds: they need the balanced nested estimate (${nestedNote})`;
+  }
+  return {
+    models: means, overModels: summarize(means.map((m) => m.mean)), nested, nestedNote, overDraws,
+    meanInterval: meanIntervalOf(sorted, nested), prediction, predictionNote, shareBounds, shareBoundsNote,
+  };
 }
 
 /**
@@ -134,54 +207,27 @@ export function studySummary(models: readonly ModelRuns[]): StudySummary {
  * draw (both variants trained on the same draws): d_i = mean_a(draw i) - mean_b(draw i).
  */
 export function pairedDrawDifference(a: readonly ModelRuns[], b: readonly ModelRuns[]): { mean: number; ci95: [number, number]; draws: number } {
-  const drawMeans = (ms: readonly ModelRuns[]) => new Map(byDraw(ms).map((g) => [g[0].dataSeed, mean(g.map((m) => mean(m.values)))]));
+  const { xa, xb } = commonDrawMeans(a, b, "paired difference");
+  const s = summarize(xa.map((x, i) => x - xb[i]));
+  return { mean: s.mean, ci95: s.ci95, draws: xa.length };
+}
+
+/** Both variants' draw means on their common draws (in draw order); throws with fewer than 2. */
+function commonDrawMeans(a: readonly ModelRuns[], b: readonly ModelRuns[], what: string): { xa: number[]; xb: number[] } {
   const ma = drawMeans(a);
   const mb = drawMeans(b);
   const common = [...ma.keys()].filter((d) => mb.has(d));
-  if (common.length < 2) throw new Error(`paired difference needs >= 2 common dataset draws, got ${common.length}`);
-  const diffs = common.map((d) => ma.get(d)! - mb.get(d)!);
-  const s = summarize(diffs);
-  return { mean: s.mean, ci95: s.ci95, draws: common.length };
+  if (common.length < 2) throw new Error(`${what} needs >= 2 common dataset draws, got ${common.length}`);
+  return { xa: common.map((d) => ma.get(d)!), xb: common.map((d) => mb.get(d)!) };
 }
 
 /**
- * Ratio of two variants' grand means with a 95 % percentile interval from a cluster bootstrap over
- * dataset draws (draws resampled with replacement, the same draws for both variants). With few
- * draws this interval is rough; it is reported beside the paired difference, not instead of it.
+ * Ratio of two variants' grand means, paired by dataset draw, by Fieller's method (fieller.ts) on
+ * the draw means of both variants (their covariance across draws included), t with draws - 1 df.
+ * Covers mean_a / mean_b over draws; an unbounded set (the denominator not significantly different
+ * from 0) is reported as such.
  */
-export function bootstrapDrawRatio(
-  a: readonly ModelRuns[], b: readonly ModelRuns[], o: { resamples?: number; seed?: number } = {},
-): { ratio: number; ci95: [number, number]; draws: number; resamples: number } {
-  const drawMeans = (ms: readonly ModelRuns[]) => new Map(byDraw(ms).map((g) => [g[0].dataSeed, mean(g.map((m) => mean(m.values)))]));
-  const ma = drawMeans(a);
-  const mb = drawMeans(b);
-  const common = [...ma.keys()].filter((d) => mb.has(d));
-  if (common.length < 2) throw new Error(`bootstrap ratio needs >= 2 common dataset draws, got ${common.length}`);
-  const xa = common.map((d) => ma.get(d)!);
-  const xb = common.map((d) => mb.get(d)!);
-  const B = o.resamples ?? 10000;
-  // A small deterministic generator (xorshift32): the interval is reproducible from the seed.
-  let state = (o.seed ?? 12345) >>> 0 || 1;
-  const next = () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 4294967296;
-  };
-  const ratios: number[] = [];
-  for (let i = 0; i < B; i++) {
-    let sa = 0;
-    let sb = 0;
-    for (let j = 0; j < common.length; j++) {
-      const k = Math.floor(next() * common.length);
-      sa += xa[k];
-      sb += xb[k];
-    }
-    ratios.push(sb > 0 ? sa / sb : Infinity);
-  }
-  ratios.sort((x, y) => x - y);
-  const q = (p: number) => ratios[Math.min(B - 1, Math.max(0, Math.round(p * (B - 1))))];
-  return { ratio: mean(xa) / mean(xb), ci95: [q(0.025), q(0.975)], draws: common.length, resamples: B };
+export function pairedDrawRatio(a: readonly ModelRuns[], b: readonly ModelRuns[]): RatioInterval {
+  const { xa, xb } = commonDrawMeans(a, b, "paired ratio");
+  return fiellerRatio(xa, xb);
 }

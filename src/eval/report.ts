@@ -4,7 +4,9 @@
  */
 import { paperConsistency, Variant } from "../model/variants";
 import { METRIC_NAMES, MetricName, MetricValues } from "./metrics";
-import { bootstrapDrawRatio, drawsNeeded, ModelRuns, pairedDrawDifference, studySummary, StudySummary } from "./nested";
+import { RatioInterval } from "./fieller";
+import { drawsNeeded, meanIntervalOf, ModelRuns, pairedDrawDifference, pairedDrawRatio, studySummary, StudySummary } from "./nested";
+import { paperPosition, PaperPosition } from "./paper-position";
 import { summarize, Summary } from "./stats";
 
 export interface RunMetrics {
@@ -32,6 +34,11 @@ export interface ModelSummary {
    * the nested (draw / seed / run) estimate with its interval. Absent for the random baseline.
    */
   study?: StudySummary;
+  /**
+   * The paper's value among our trained models: percentile among our per-model means, how many of
+   * ours reach it, whether it lies in our one-model prediction interval. Absent for the baseline.
+   */
+  paperAmongModels?: PaperPosition | null;
   /** The paper's protocol: the first model's `protocolRuns` runs (`functional` and every metric), when run. */
   protocol?: { dataSeed: number; seed: number; perRun: Record<MetricName, Summary> } | null;
 }
@@ -72,10 +79,14 @@ export function summarizeRuns(all: RunMetrics[], variants: readonly Variant[], o
         const pr = mine.filter((r) => r.seed === p.seed && r.dataSeed === p.dataSeed && r.run < p.runs);
         if (pr.length > 0) protocol = { dataSeed: p.dataSeed, seed: p.seed, perRun: byMetric(pr.map((r) => r.metrics)) };
       }
+      const study = studySummary(models);
+      const paper = paperConsistency(v);
+      const center = study.meanInterval?.mean ?? study.overModels.mean;
+      const paperAmongModels = paper === null ? null : paperPosition(paper, study.models.map((m) => m.mean), center, study.prediction?.interval ?? null);
       out.push({
         model: v, weights: w, perRun: byMetric(rows.map((r) => r.metrics)),
         perSeed: seeds.length > 1 ? byMetric(seedMeans) : null,
-        seeds, runs: rows.length, paper: paperConsistency(v), study: studySummary(models), protocol,
+        seeds, runs: rows.length, paper, study, paperAmongModels, protocol,
       });
     }
   }
@@ -87,7 +98,13 @@ export function baselineSummary(mc: MetricValues[]): ModelSummary {
   return { model: "random", weights: "-", perRun: byMetric(mc), perSeed: null, seeds: [], runs: mc.length, paper: paperConsistency("random") };
 }
 
-/** Flat Table 1 rows: one per model, columns `<metric>_mean`, `_std`, `_ci_lo`, `_ci_hi`, seed spread, paper. */
+/**
+ * Flat Table 1 rows: one per model, columns `<metric>_mean`, `_std`, `_ci_lo`, `_ci_hi` (over all
+ * runs), seed spread, over models: the interval for the mean over models
+ * (`functional_mean_over_models_ci_*`, with what it is over), the one-model prediction interval
+ * (`functional_one_model_pi_*`), the variance shares and their upper bounds, the paper's protocol,
+ * the paper's value and its place among our models (`paper_*`).
+ */
 export function table1Rows(summaries: ModelSummary[], exact?: MetricValues): Record<string, string | number>[] {
   return summaries.map((s) => {
     const row: Record<string, string | number> = { model: s.model, weights: s.weights, runs: s.runs, seeds: s.seeds.join(" ") };
@@ -102,23 +119,32 @@ export function table1Rows(summaries: ModelSummary[], exact?: MetricValues): Rec
     row.functional_seed_min = f ? f.min : s.perRun.functional.mean;
     row.functional_seed_max = f ? f.max : s.perRun.functional.mean;
     row.functional_seed_std = f ? f.std : NaN;
-    // With several trained seeds, runs are not independent draws of one distribution: the interval
-    // that speaks for "a model of this variant" is the one over seed means.
-    row.functional_seed_ci_lo = f ? f.ci95[0] : NaN;
-    row.functional_seed_ci_hi = f ? f.ci95[1] : NaN;
-    // Over trained models (one value per model), and the nested draw / seed / run estimate.
+    // Over trained models (one value per model), and the nested draw / seed / run estimate. No
+    // t-interval over models here: models sharing a dataset draw are not independent, so with
+    // several draws it under-covers; the interval for the mean is functional_mean_over_models_ci_*.
     const st = s.study;
     row.models = st ? st.models.length : 0;
     row.functional_models_mean = st ? st.overModels.mean : NaN;
     row.functional_models_std = st ? st.overModels.std : NaN;
-    row.functional_models_ci_lo = st ? st.overModels.ci95[0] : NaN;
-    row.functional_models_ci_hi = st ? st.overModels.ci95[1] : NaN;
     const n = st?.nested;
     row.functional_nested_ci_lo = n ? n.ci95[0] : NaN;
     row.functional_nested_ci_hi = n ? n.ci95[1] : NaN;
+    // The interval for the mean over models (nested; over draw means when unbalanced; over models on one draw).
+    const mi = st ? studyMeanInterval(st) : null;
+    row.functional_mean_over_models_ci_lo = mi ? mi.ci95[0] : NaN;
+    row.functional_mean_over_models_ci_hi = mi ? mi.ci95[1] : NaN;
+    row.functional_mean_over_models_ci_over = mi ? mi.over : "";
+    // Where one new model (new draw, new seed) will fall: the yardstick for a single model.
+    const pi = st?.prediction;
+    row.functional_one_model_pi_lo = pi ? pi.interval[0] : NaN;
+    row.functional_one_model_pi_hi = pi ? pi.interval[1] : NaN;
+    row.functional_one_model_pi_df = pi ? pi.df : NaN;
+    row.functional_one_model_pi_runs = pi ? pi.runsNew : NaN;
     row.share_draw = n ? n.shares.draw : NaN;
     row.share_seed = n ? n.shares.seed : NaN;
     row.share_run = n ? n.shares.run : NaN;
+    row.share_draw_upper95 = st?.shareBounds ? st.shareBounds.draw : NaN;
+    row.share_seed_upper95 = st?.shareBounds ? st.shareBounds.seed : NaN;
     const pr = s.protocol?.perRun.functional;
     row.protocol_runs = pr ? pr.n : 0;
     row.functional_protocol_mean = pr ? pr.mean : NaN;
@@ -127,14 +153,32 @@ export function table1Rows(summaries: ModelSummary[], exact?: MetricValues): Rec
     row.functional_protocol_ci_hi = pr ? pr.ci95[1] : NaN;
     row.exact = s.model === "random" && exact ? exact.functional : NaN;
     row.paper = s.paper ?? NaN;
+    const pp = s.paperAmongModels;
+    row.paper_percentile_among_models = pp ? pp.percentile : NaN;
+    row.paper_side_of_our_mean = pp ? pp.side : "";
+    row.paper_models_at_or_beyond = pp ? pp.atOrBeyond : NaN;
+    row.paper_in_one_model_pi = pp && pp.inPredictionInterval !== null ? (pp.inPredictionInterval ? "yes" : "no") : "";
     return row;
   });
 }
 
-/** The interval that speaks for "a model of this variant": nested over draws, else over models, else over runs. */
-export function headlineInterval(s: ModelSummary): { ci95: [number, number]; over: "draws (nested)" | "trained models" | "runs" } {
-  if (s.study?.nested) return { ci95: s.study.nested.ci95, over: "draws (nested)" };
-  if (s.study && s.study.models.length > 1) return { ci95: s.study.overModels.ci95, over: "trained models" };
+/**
+ * The study's interval for the mean over models (`StudySummary.meanInterval`; recomputed from the
+ * per-model means for a summary stored before that field existed). Null with a single model.
+ */
+export function studyMeanInterval(st: StudySummary): NonNullable<StudySummary["meanInterval"]> | null {
+  if (st.meanInterval !== undefined) return st.meanInterval;
+  return meanIntervalOf(st.models.map((m) => ({ dataSeed: m.dataSeed, seed: m.seed, values: [m.mean] })), st.nested);
+}
+
+/**
+ * The interval for the mean over models of this variant (answers "what is the mean over models",
+ * not "where does one model fall": that is the prediction interval): nested over draws, over draw
+ * means when the design is unbalanced, over models when they share one draw, else over runs.
+ */
+export function headlineInterval(s: ModelSummary): { ci95: [number, number]; over: NonNullable<StudySummary["meanInterval"]>["over"] | "runs" } {
+  const mi = s.study ? studyMeanInterval(s.study) : null;
+  if (mi) return { ci95: mi.ci95, over: mi.over };
   return { ci95: s.perRun.functional.ci95, over: "runs" };
 }
 
@@ -144,8 +188,8 @@ export interface VariantComparison {
   b: Variant;
   /** mean_a - mean_b, t-interval over draws. */
   difference: { mean: number; ci95: [number, number]; draws: number };
-  /** mean_a / mean_b, cluster-bootstrap interval over draws. */
-  ratio: { ratio: number; ci95: [number, number]; draws: number; resamples: number };
+  /** mean_a / mean_b, Fieller's interval from the draw means (t with draws - 1 df); may be unbounded. */
+  ratio: RatioInterval;
 }
 
 /** Every ordered pair (a before b in `order`) whose models span >= 2 common draws. */
@@ -163,7 +207,7 @@ export function compareVariants(summaries: ModelSummary[], order: readonly Varia
       if (!a || !b) continue;
       const draws = new Set(a.map((m) => m.dataSeed));
       if ([...new Set(b.map((m) => m.dataSeed))].filter((d) => draws.has(d)).length < 2) continue;
-      out.push({ a: order[i], b: order[j], difference: pairedDrawDifference(a, b), ratio: bootstrapDrawRatio(a, b) });
+      out.push({ a: order[i], b: order[j], difference: pairedDrawDifference(a, b), ratio: pairedDrawRatio(a, b) });
     }
   }
   return out;
@@ -216,18 +260,31 @@ function runsMarkdown(summaries: ModelSummary[], exact?: MetricValues): string {
 
 const inside = (x: number | null, ci: [number, number]) => (x === null ? "-" : x >= ci[0] && x <= ci[1] ? "yes" : "no");
 
+/** A ratio's confidence set as text: an interval, or what an unbounded one excludes. */
+export function ratioSetText(r: RatioInterval): string {
+  const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : "-");
+  if (r.interval) return `${x(r.interval[0])} - ${x(r.interval[1])}`;
+  if (r.excluded) return `unbounded (every ratio except ${x(r.excluded[0])} - ${x(r.excluded[1])})`;
+  return "unbounded (every ratio)";
+}
+
 /** Many trained models per variant: the study table, the paper's protocol, and the paired comparisons. */
 function studyMarkdown(summaries: ModelSummary[], exact: MetricValues | undefined, comparisons: VariantComparison[]): string {
   const lines: string[] = [];
-  lines.push("Functional consistency (headline) over trained models: each model's mean over its sampling runs; mean, std and 95 % interval over models.");
-  lines.push("The interval is the nested one (dataset draws, seeds within draws, runs within models; t with draws - 1 df) when there are >= 2 draws.");
+  const runsNew = [...new Set(summaries.flatMap((s) => (s.study?.prediction ? [s.study.prediction.runsNew] : [])))];
+  lines.push("Functional consistency (headline) over trained models: each model's mean over its sampling runs. Two intervals answer two questions:");
+  lines.push("- **95 % CI, mean over models**: where the mean over models lies (nested: dataset draws, seeds within draws, runs within models; t with draws - 1 df; over draw means when the design is unbalanced).");
+  lines.push(`- **95 % PI, one new model**: where the score of ONE new model (new dataset draw, new training seed, ${runsNew.length > 0 ? runsNew.join(" / ") : "its"} runs) falls (Satterthwaite df). The yardstick for a single model such as the paper's.`);
+  lines.push("The paper's value: its percentile among our per-model means (ties count half), and how many of our models lie at or beyond it (at or below when it is below our mean, at or above when above).");
+  lines.push("Variance shares: point estimates (ANOVA, negative components set to 0) and one-sided 95 % upper bounds (exact F bounds; a point estimate of 0 is not \"no effect\").");
   lines.push("");
-  lines.push("| model | trained models | mean | std over models | 95 % CI | CI over | variance: draw / seed / run | paper | paper in CI | bijective | strict | validQuadrants | novel |");
+  lines.push("| model | trained models | mean over models | std over models | 95 % CI, mean over models | CI over | 95 % PI, one new model | paper | paper's percentile among our models | our models at or beyond the paper | paper in PI | variance draw / seed / run (estimate) | 95 % upper bound, draw / seed share |");
   lines.push("|" + " --- |".repeat(13));
+  const notes: string[] = [];
   for (const s of summaries) {
     if (s.model === "random") {
       const f = s.perRun.functional;
-      lines.push(`| random (exact ${exact ? pct(exact.functional) : "-"}) | - | ${pct(f.mean)} | - | ${pct(f.ci95[0])} - ${pct(f.ci95[1])} | runs | - | ${pct(s.paper ?? NaN)} | ${inside(s.paper, f.ci95)} | ${pct(s.perRun.bijective.mean)} | ${pct(s.perRun.strict.mean)} | ${pct(s.perRun.validQuadrants.mean)} | ${pct(s.perRun.novel.mean)} |`);
+      lines.push(`| random (exact ${exact ? pct(exact.functional) : "-"}) | - | ${pct(f.mean)} | - | ${pct(f.ci95[0])} - ${pct(f.ci95[1])} | runs | - | ${pct(s.paper ?? NaN)} | - | - | - | - | - |`);
       continue;
     }
     const st = s.study!;
@@ -235,8 +292,27 @@ function studyMarkdown(summaries: ModelSummary[], exact: MetricValues | undefine
     const n = st.nested;
     const design = n ? `${st.models.length} (${n.draws} draws x ${n.seedsPerDraw} seeds)` : `${st.models.length}`;
     const split = n ? `${(100 * n.shares.draw).toFixed(0)} / ${(100 * n.shares.seed).toFixed(0)} / ${(100 * n.shares.run).toFixed(0)} %` : "-";
+    const b = st.shareBounds;
+    const bounds = b ? `≤ ${(100 * b.draw).toFixed(0)} / ≤ ${(100 * b.seed).toFixed(0)} %` : "-";
+    const pi = st.prediction;
+    const pp = s.paperAmongModels;
     const name = `${s.model}${s.weights === "raw" ? " (raw weights)" : ""}`;
-    lines.push(`| ${name} | ${design} | ${pct(st.overModels.mean)} | ${pct(st.overModels.std)} | ${pct(h.ci95[0])} - ${pct(h.ci95[1])} | ${h.over} | ${split} | ${s.paper === null ? "-" : pct(s.paper)} | ${inside(s.paper, h.ci95)} | ${pct(s.perRun.bijective.mean)} | ${pct(s.perRun.strict.mean)} | ${pct(s.perRun.validQuadrants.mean)} | ${pct(s.perRun.novel.mean)} |`);
+    const count = pp ? `${pp.atOrBeyond} of ${pp.models} at or ${pp.side}` : "-";
+    const inPi = pp && pp.inPredictionInterval !== null ? (pp.inPredictionInterval ? "yes" : "no") : "-";
+    const mean = st.meanInterval?.mean ?? st.overModels.mean;
+    lines.push(`| ${name} | ${design} | ${pct(mean)} | ${pct(st.overModels.std)} | ${pct(h.ci95[0])} - ${pct(h.ci95[1])} | ${h.over} | ${pi ? `${pct(pi.interval[0])} - ${pct(pi.interval[1])}` : "-"} | ${s.paper === null ? "-" : pct(s.paper)} | ${pp ? pp.percentile.toFixed(1) : "-"} | ${count} | ${inPi} | ${split} | ${bounds} |`);
+    if (!pi && st.predictionNote) notes.push(`${name}: ${st.predictionNote}.`);
+    else if (!b && st.shareBoundsNote) notes.push(`${name}: ${st.shareBoundsNote}.`);
+  }
+  if (notes.length > 0) lines.push("", ...notes);
+  lines.push("");
+  lines.push("The other rules, mean over all sampling runs of all trained models:");
+  lines.push("");
+  lines.push("| model | bijective | strict | validQuadrants | novel |");
+  lines.push("|" + " --- |".repeat(5));
+  for (const s of summaries) {
+    const name = s.model === "random" ? "random" : `${s.model}${s.weights === "raw" ? " (raw weights)" : ""}`;
+    lines.push(`| ${name} | ${pct(s.perRun.bijective.mean)} | ${pct(s.perRun.strict.mean)} | ${pct(s.perRun.validQuadrants.mean)} | ${pct(s.perRun.novel.mean)} |`);
   }
   // What a +-4-point interval would take, from the estimated components (same seeds and runs per model).
   const needs = summaries.filter((s) => s.study?.nested).map((s) => {
@@ -265,15 +341,14 @@ function studyMarkdown(summaries: ModelSummary[], exact: MetricValues | undefine
   }
   if (comparisons.length > 0) {
     lines.push("");
-    lines.push("Between variants, paired by dataset draw: difference of means (t-interval over draws) and ratio of means (cluster bootstrap over draws, 10 000 resamples).");
+    lines.push("Between variants, paired by dataset draw: difference of means (t-interval over draws, draws - 1 df) and ratio of means (Fieller's interval from both variants' draw means and their covariance across draws, t with draws - 1 df; unbounded when the denominator is not significantly different from 0).");
     lines.push("");
-    lines.push("| comparison | difference | 95 % CI | ratio | 95 % CI |");
-    lines.push("|" + " --- |".repeat(5));
+    lines.push("| comparison | draws | difference | 95 % CI (t over draws) | ratio | 95 % CI (Fieller) |");
+    lines.push("|" + " --- |".repeat(6));
     for (const c of comparisons) {
       const d = c.difference;
       const r = c.ratio;
-      const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : "-");
-      lines.push(`| ${c.a} vs ${c.b} | ${pct(d.mean)} | ${pct(d.ci95[0])} - ${pct(d.ci95[1])} | ${x(r.ratio)} | ${x(r.ci95[0])} - ${x(r.ci95[1])} |`);
+      lines.push(`| ${c.a} vs ${c.b} | ${d.draws} | ${pct(d.mean)} | ${pct(d.ci95[0])} - ${pct(d.ci95[1])} | ${Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}x` : "-"} | ${ratioSetText(r)} |`);
     }
   }
   return lines.join("\n") + "\n";

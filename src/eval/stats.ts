@@ -83,3 +83,23 @@ export function studentTQuantile(p: number, df: number): number {
   }
   return (lo + hi) / 2;
 }
+
+/** CDF of the F distribution with (`d1`, `d2`) degrees of freedom. */
+export function fCdf(f: number, d1: number, d2: number): number {
+  if (!(d1 > 0) || !(d2 > 0)) throw new Error(`fCdf: degrees of freedom must be positive, got d1=${d1}, d2=${d2}`);
+  if (!(f > 0)) return 0;
+  return regularizedBeta((d1 * f) / (d1 * f + d2), d1 / 2, d2 / 2);
+}
+
+/** Quantile of the F distribution with (`d1`, `d2`) degrees of freedom (bisection on log f; relative error < 1e-10). */
+export function fQuantile(p: number, d1: number, d2: number): number {
+  if (!(p > 0 && p < 1) || !(d1 > 0) || !(d2 > 0)) throw new Error(`fQuantile: bad arguments p=${p}, d1=${d1}, d2=${d2}`);
+  let lo = -60;
+  let hi = 60;
+  for (let i = 0; i < 200 && hi - lo > 1e-11; i++) {
+    const mid = (lo + hi) / 2;
+    if (fCdf(Math.exp(mid), d1, d2) < p) lo = mid;
+    else hi = mid;
+  }
+  return Math.exp((lo + hi) / 2);
+}

@@ -11,11 +11,11 @@ import { datasetImages } from "../data/dataset";
 import { loadOrCreateDataset } from "../data/store";
 import { exactRandomBaseline } from "../eval/baseline";
 import { METRIC_NAMES } from "../eval/metrics";
-import { headlineInterval } from "../eval/report";
+import { headlineInterval, ratioSetText, VariantComparison } from "../eval/report";
 import { ExperimentResults, runExperiment } from "../experiment/run";
 import { checkpointPath, checkpointRequest, readRunResult, runIdentity, runResultPath } from "../experiment/tasks";
 import { loadNpy } from "../io/npy";
-import { Variant, VARIANTS } from "../model/variants";
+import { paperConsistency, Variant, VARIANTS } from "../model/variants";
 import { attentionWeightsFromCheckpoint } from "../plot/attention-maps";
 import { modelLabel } from "../plot/figures";
 import { ImageSet } from "../plot/images";
@@ -98,24 +98,35 @@ export function table1Display(res: ExperimentResults): Record<string, string | n
       "seed range": s.perSeed ? `${pct(s.perSeed.functional.min)} - ${pct(s.perSeed.functional.max)}` : "-",
       "paper %": pct(s.paper),
     };
-    // Over trained models: the headline when a variant has several (see src/eval/nested.ts).
+    // Over trained models: the headline when a variant has several (see src/eval/nested.ts). The CI
+    // is for the mean over models; the PI is where one new model falls (the yardstick for the paper's one model).
     const st = s.study;
     const h = headlineInterval(s);
     row.models = st ? st.models.length : "-";
-    row["mean over models %"] = st ? pct(st.overModels.mean) : "-";
+    row["mean over models %"] = st ? pct(st.meanInterval?.mean ?? st.overModels.mean) : "-";
     row["std over models %"] = st && st.models.length > 1 ? pct(st.overModels.std) : "-";
-    row["95 % CI (headline)"] = s.model === "random" ? `${pct(f.ci95[0])} - ${pct(f.ci95[1])}` : `${pct(h.ci95[0])} - ${pct(h.ci95[1])}`;
+    row["95 % CI, mean over models"] = s.model === "random" ? `${pct(f.ci95[0])} - ${pct(f.ci95[1])}` : `${pct(h.ci95[0])} - ${pct(h.ci95[1])}`;
     row["CI over"] = s.model === "random" ? "runs" : h.over;
+    const pi = st?.prediction;
+    row["95 % PI, one new model"] = pi ? `${pct(pi.interval[0])} - ${pct(pi.interval[1])}` : "-";
     const n = st?.nested;
     row["variance draw / seed / run"] = n ? `${(100 * n.shares.draw).toFixed(0)} / ${(100 * n.shares.seed).toFixed(0)} / ${(100 * n.shares.run).toFixed(0)} %` : "-";
-    row["paper in CI"] = s.paper === null ? "-" : s.paper >= h.ci95[0] && s.paper <= h.ci95[1] ? "yes" : "no";
+    const b = st?.shareBounds;
+    row["95 % upper bound draw / seed share"] = b ? `${(100 * b.draw).toFixed(0)} / ${(100 * b.seed).toFixed(0)} %` : "-";
+    const pp = s.paperAmongModels;
+    row["paper's percentile among our models"] = pp ? pp.percentile.toFixed(1) : "-";
+    row["our models at or beyond the paper"] = pp ? `${pp.atOrBeyond} of ${pp.models} at or ${pp.side}` : "-";
+    row["paper in PI"] = pp && pp.inPredictionInterval !== null && pp.inPredictionInterval !== undefined ? (pp.inPredictionInterval ? "yes" : "no") : "-";
     for (const m of METRIC_NAMES) if (m !== "functional") row[`${m} %`] = `${pct(s.perRun[m].mean)} ± ${pct(s.perRun[m].std)}`;
     return row;
   });
-  const exactRow: Record<string, string | number> = {
+  // Every column of the other rows, in their order ("-" where the exact baseline has nothing): danfo
+  // places a row's values by position, so a row with fewer or reordered keys would shift into wrong columns.
+  const exactRow: Record<string, string | number> = Object.fromEntries(Object.keys(rows[0] ?? {}).map((k) => [k, "-"]));
+  Object.assign(exactRow, {
     model: "random (exact)", label: modelLabel("random"), runs: "-", seeds: "-",
-    "functional %": pct(exact.functional), "95 % CI": "-", "seed range": "-", "paper %": pct(0.0538),
-  };
+    "functional %": pct(exact.functional), "95 % CI": "-", "seed range": "-", "paper %": pct(paperConsistency("random")),
+  });
   for (const m of METRIC_NAMES) if (m !== "functional") exactRow[`${m} %`] = pct(exact[m]);
   const at = rows.findIndex((r) => r.model === "random (Monte Carlo)");
   rows.splice(at + 1, 0, exactRow);
@@ -137,14 +148,22 @@ export function protocolDisplay(res: ExperimentResults): Record<string, string |
   });
 }
 
-/** Differences and ratios between variants, paired by dataset draw, for display (empty with one draw). */
+/**
+ * Differences and ratios between variants, paired by dataset draw, for display (empty with one
+ * draw): the difference with its t-interval over draws, the ratio with Fieller's interval (or what
+ * an unbounded set excludes). Results saved before the Fieller ratio show their old interval, labelled.
+ */
 export function comparisonsDisplay(res: ExperimentResults): Record<string, string | number>[] {
   const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : "-");
-  return (res.comparisons ?? []).map((c) => ({
-    comparison: `${c.a} vs ${c.b}`, draws: c.difference.draws,
-    "difference %": pct(c.difference.mean), "95 % CI (t over draws)": `${pct(c.difference.ci95[0])} - ${pct(c.difference.ci95[1])}`,
-    ratio: x(c.ratio.ratio), "95 % CI (bootstrap over draws)": `${x(c.ratio.ci95[0])} - ${x(c.ratio.ci95[1])}`,
-  }));
+  return (res.comparisons ?? []).map((c) => {
+    const r = c.ratio as VariantComparison["ratio"] & { ci95?: [number, number] };
+    return {
+      comparison: `${c.a} vs ${c.b}`, draws: c.difference.draws,
+      "difference %": pct(c.difference.mean), "95 % CI (t over draws)": `${pct(c.difference.ci95[0])} - ${pct(c.difference.ci95[1])}`,
+      ratio: x(r.ratio),
+      "95 % CI (Fieller)": r.shape ? ratioSetText(r) : r.ci95 ? `${x(r.ci95[0])} - ${x(r.ci95[1])} (old results: bootstrap over draws)` : "-",
+    };
+  });
 }
 
 /** SPEC's note on the random baseline, shown wherever Table 1 is. */

@@ -154,14 +154,19 @@ export interface StudyEntry {
     models: { dataSeed: number; seed: number; mean: number }[];
     overModels: { mean: number; ci95: [number, number] };
     nested: { ci95: [number, number] } | null;
+    /** The interval for the mean over models (absent in results saved before it existed: then nested, else over models). */
+    meanInterval?: { ci95: [number, number] } | null;
+    /** The one-model 95 % prediction interval, when the design allows one. */
+    prediction?: { interval: [number, number] } | null;
   };
 }
 
 /**
  * Every trained model's functional consistency as a dot per variant (coloured by dataset draw,
- * spread sideways so none hide), with the mean over models and its 95 % interval (nested over
- * draws when there are several, else over models) as a black bar, and the paper's value as a
- * gold diamond. Values in percent.
+ * spread sideways so none hide), with the mean over models and its 95 % interval for that mean
+ * (nested over draws; over draw means when unbalanced) as a black bar, the 95 % prediction
+ * interval for one new model as a grey bar beside it (where a single model such as the paper's
+ * should fall), and the paper's value as a gold diamond on each variant. Values in percent.
  */
 export function studyStripFigure(rows: StudyEntry[], o: { title?: string; width?: number; height?: number } = {}): PlotlyFigure {
   const shown = rows.filter((r) => r.model !== "random" && r.weights !== "raw" && r.study);
@@ -193,11 +198,11 @@ export function studyStripFigure(rows: StudyEntry[], o: { title?: string; width?
       hovertemplate: "%{text}: %{y:.2f} %<extra></extra>",
     });
   });
-  const ci = shown.map((r) => r.study!.nested?.ci95 ?? r.study!.overModels.ci95);
+  const ci = shown.map((r) => r.study!.meanInterval?.ci95 ?? r.study!.nested?.ci95 ?? r.study!.overModels.ci95);
   const mean = shown.map((r) => 100 * r.study!.overModels.mean);
   const finite = (v: number) => (Number.isFinite(v) ? v : NaN);
   data.push({
-    type: "scatter", mode: "markers", x: shown.map((_, i) => i + 0.38), y: mean, name: "mean, 95 % interval",
+    type: "scatter", mode: "markers", x: shown.map((_, i) => i + 0.38), y: mean, name: "mean over models, its 95 % CI",
     marker: { symbol: "line-ew", size: 22, line: { color: "black", width: 3 } },
     error_y: {
       type: "data", symmetric: false, thickness: 2, width: 8, color: "black",
@@ -206,6 +211,16 @@ export function studyStripFigure(rows: StudyEntry[], o: { title?: string; width?
     },
     hovertemplate: "mean %{y:.2f} %<extra></extra>",
   });
+  const withPi = shown.map((r, i) => ({ i, pi: r.study!.prediction?.interval })).filter((x) => x.pi && x.pi.every(Number.isFinite));
+  if (withPi.length > 0) {
+    data.push({
+      type: "scatter", mode: "lines", name: "95 % prediction interval, one new model",
+      x: withPi.flatMap(({ i }) => [i + 0.46, i + 0.46, null]),
+      y: withPi.flatMap(({ pi }) => [100 * pi![0], 100 * pi![1], null]),
+      line: { color: "grey", width: 6 }, opacity: 0.5,
+      hovertemplate: "one new model: %{y:.2f} %<extra></extra>",
+    });
+  }
   data.push({
     type: "scatter", mode: "markers", x: shown.map((_, i) => i + 0.38), y: shown.map((r) => 100 * PAPER_CONSISTENCY[r.model]), name: "paper (Table 1)",
     marker: { symbol: "diamond", size: 12, color: "gold", line: { color: "black", width: 1 } },
@@ -214,7 +229,7 @@ export function studyStripFigure(rows: StudyEntry[], o: { title?: string; width?
     data,
     layout: {
       width: o.width ?? 760, height: o.height ?? 480,
-      title: { text: o.title ?? "Functional consistency of every trained model (dots), mean and 95 % interval, paper" },
+      title: { text: o.title ?? "Every trained model (dots), mean and its 95 % CI (black), one-model 95 % PI (grey), paper (diamond)" },
       xaxis: { tickmode: "array", tickvals: shown.map((_, i) => i), ticktext: shown.map((r) => r.model), range: [-0.6, shown.length - 0.2], zeroline: false, tickangle: 0 },
       yaxis: { title: { text: "functional consistency (% of samples)" }, rangemode: "tozero" },
       legend: { orientation: "h", y: -0.12 }, margin: { t: 60, b: 80 },
