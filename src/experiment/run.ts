@@ -19,7 +19,7 @@ import { Variant } from "../model/variants";
 import { computeTheory, DiscriminationPart, experimentTheoryRequest, TheoryPart } from "../theory/theoryPhase";
 import { libraryVersion } from "../version";
 import { withOutputLock } from "./lock";
-import { protocolModel, runsFor, selectModels, studyModels } from "./models";
+import { ModelKey, protocolModel, runsFor, selectModels, studyModels } from "./models";
 import { runPhase } from "./phase";
 import { workerCount } from "./pool";
 import { Paths, SAMPLE_TASKS, SampleTask, SampleTaskResult, storedRun, TRAIN_TASKS, TrainTask, TrainTaskResult } from "./tasks";
@@ -82,36 +82,55 @@ function checkUnique<T>(what: string, xs: readonly T[]): void {
   if (dup !== undefined) throw new Error(`${what} ${String(dup)} is listed twice; list each once`);
 }
 
-async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
-  const { cfg, variants, paths } = o;
-  const log = o.log ?? ((s: string) => console.log(s));
-  const started = new Date();
+/** The work of one experiment: its models, run indices, dataset draws, training and sampling tasks. */
+export interface ExperimentPlan {
+  models: ModelKey[];
+  seeds: number[];
+  runs: number[];
+  draws: number[];
+  trainTasks: TrainTask[];
+  sampleTasks: SampleTask[];
+}
+
+/**
+ * What an experiment of `cfg` does for `variants` (optionally a slice: training seeds, run indices):
+ * one training task per (variant, model); the sampling runs of each model (the study's `runs`, the
+ * first model `protocolRuns`), run-major, with the samples of each model's first run saved as .npy.
+ */
+export function planExperiment(cfg: ExperimentConfig, variants: readonly Variant[], o: { seeds?: number[]; runs?: number[] } = {}): ExperimentPlan {
   const models = o.seeds ? selectModels(cfg, o.seeds) : studyModels(cfg);
-  const seeds = models.map((m) => m.seed);
   const runs = o.runs ?? range(0, Math.max(cfg.runs, cfg.protocolRuns));
-  const info = await initBackend();
-  const workers = workerCount(cfg);
-  // 1. datasets (generated once here so workers only read them)
-  const draws = [...new Set(models.map((m) => m.dataSeed))];
-  const censuses = draws.map((seed) => census(loadOrCreateDataset(paths.dataDir, { size: cfg.datasetSize, seed })));
-  const c = censuses[0];
-  log(`dataset: ${draws.length} draw(s) (seeds ${draws.join(", ")}) of ${c.images} images, ${censuses.map((x) => x.distinct).join("/")} of ${c.possible} possible distinct images; backend ${info.name}, ${workers} worker(s)`);
-  writeJsonAtomic(path.join(paths.outDir, "config.json"), { profile: o.profile, variants, config: cfg, selection: { seeds, models, runs } });
-
-  // 2. training, one task per (variant, model)
   const trainTasks: TrainTask[] = variants.flatMap((variant) => models.map((m) => ({ variant, seed: m.seed })));
-  const phase = (label: string) => ({ label: `${o.profile} ${label}`, context: { cfg, paths }, workers, write: o.progressWrite });
-  // weights known up front, so the bar only moves forward: training counts its epochs, a sampling run counts 1
-  const training = await runPhase({ ...phase("train"), executor: TRAIN_TASKS, tasks: trainTasks, weights: trainTasks.map((t) => epochsFor(cfg, t.variant)) });
-  for (const t of training) log(`trained ${t.variant} draw ${t.dataSeed} seed ${t.seed}: ${t.status}, ${t.steps} steps, final epoch loss ${t.epochLosses.at(-1)?.toFixed(4)} (${t.seconds.toFixed(0)} s)`);
-
-  // 3. sampling runs (samples of each model's first run saved as .npy)
   const weightSets: ("ema" | "raw")[] = cfg.rawSamples ? ["ema", "raw"] : [cfg.useEma ? "ema" : "raw"];
   // Run-major order: an interrupted experiment has about as many runs of every model (finished
   // runs are kept and reused, so a rerun with a smaller --runs slice can still write a table).
   const modelRuns = new Map(models.map((m) => [m.seed, new Set(runsFor(cfg, m, runs))]));
   const sampleTasks: SampleTask[] = runs.flatMap((run) => variants.flatMap((variant) => models.filter((m) => modelRuns.get(m.seed)!.has(run)).flatMap((m) => weightSets.map((weights) =>
     ({ variant, seed: m.seed, run, weights, saveNpy: run === runs[0] })))));
+  return { models, seeds: models.map((m) => m.seed), runs, draws: [...new Set(models.map((m) => m.dataSeed))], trainTasks, sampleTasks };
+}
+
+async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
+  const { cfg, variants, paths } = o;
+  const log = o.log ?? ((s: string) => console.log(s));
+  const started = new Date();
+  const plan = planExperiment(cfg, variants, { seeds: o.seeds, runs: o.runs });
+  const { models, seeds, runs, draws, trainTasks, sampleTasks } = plan;
+  const info = await initBackend();
+  const workers = workerCount(cfg);
+  // 1. datasets (generated once here so workers only read them)
+  const censuses = draws.map((seed) => census(loadOrCreateDataset(paths.dataDir, { size: cfg.datasetSize, seed })));
+  const c = censuses[0];
+  log(`dataset: ${draws.length} draw(s) (seeds ${draws.join(", ")}) of ${c.images} images, ${censuses.map((x) => x.distinct).join("/")} of ${c.possible} possible distinct images; backend ${info.name}, ${workers} worker(s)`);
+  writeJsonAtomic(path.join(paths.outDir, "config.json"), { profile: o.profile, variants, config: cfg, selection: { seeds, models, runs } });
+
+  // 2. training, one task per (variant, model)
+  const phase = (label: string) => ({ label: `${o.profile} ${label}`, context: { cfg, paths }, workers, write: o.progressWrite });
+  // weights known up front, so the bar only moves forward: training counts its epochs, a sampling run counts 1
+  const training = await runPhase({ ...phase("train"), executor: TRAIN_TASKS, tasks: trainTasks, weights: trainTasks.map((t) => epochsFor(cfg, t.variant)) });
+  for (const t of training) log(`trained ${t.variant} draw ${t.dataSeed} seed ${t.seed}: ${t.status}, ${t.steps} steps, final epoch loss ${t.epochLosses.at(-1)?.toFixed(4)} (${t.seconds.toFixed(0)} s)`);
+
+  // 3. sampling runs (samples of each model's first run saved as .npy)
   const sampled = await runPhase({ ...phase("sample"), executor: SAMPLE_TASKS, tasks: sampleTasks, weights: sampleTasks.map(() => 1) });
 
   // 4. tables and files

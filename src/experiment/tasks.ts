@@ -40,6 +40,17 @@ export interface Paths {
   outDir: string;
   /** Dataset folder (data/). */
   dataDir: string;
+  /**
+   * Where the models live (default <outDir>/checkpoints). A sweep shares one folder between its
+   * cells; `--checkpoints DIR` reuses another study's models (each checkpoint still proves its
+   * identity before it is used).
+   */
+  checkpointDir?: string;
+}
+
+/** The checkpoint folder of `p`. */
+export function checkpointDirOf(p: Paths): string {
+  return path.resolve(p.checkpointDir ?? path.join(p.outDir, "checkpoints"));
 }
 
 export type { OnProgress };
@@ -49,7 +60,7 @@ export { trainingHash };
 /** Where (variant, seed)'s checkpoint lives: its name holds the dataset draw and the training hash. */
 export function checkpointPath(p: Paths, cfg: ExperimentConfig, variant: Variant, seed: number): string {
   const dataSeed = dataSeedOf(cfg, seed);
-  return path.resolve(p.outDir, "checkpoints", `${variant}-data${dataSeed}-seed${seed}-${trainingHash(cfg, dataSeed)}.ckpt.json`);
+  return path.join(checkpointDirOf(p), `${variant}-data${dataSeed}-seed${seed}-${trainingHash(cfg, dataSeed)}.ckpt.json`);
 }
 
 /** What a run of `cfg` asks of (variant, seed)'s checkpoint. */
