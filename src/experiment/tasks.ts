@@ -31,6 +31,7 @@ import { trainEpoch } from "../train/loop";
 import { firstNonFinite, initTrainState, makeContext } from "../train/state";
 import { libraryVersion } from "../version";
 import { dataSeedOf } from "./models";
+import { StopError, stopRequested } from "./signals";
 
 export interface Paths {
   /** Output folder of the experiment (results/<profile> by default). */
@@ -107,7 +108,10 @@ export function trainTask(
         if (s.step % 8 === 0) onProgress?.(s.step, s.totalSteps, `${variant} seed ${seed} epoch ${s.epoch + 1}/${totalEpochs} loss ${recent.toFixed(4)}`);
       });
       onEpoch?.(s.epoch, loss, totalEpochs);
-      if (s.epoch % cfg.checkpointEvery === 0 || s.step >= s.totalSteps) saveCheckpoint(file, ctx, s);
+      // A stop request (Ctrl-C, kill; src/experiment/signals.ts): save here, between epochs, and stop.
+      const stop = s.step < s.totalSteps ? stopRequested() : null;
+      if (stop || s.epoch % cfg.checkpointEvery === 0 || s.step >= s.totalSteps) saveCheckpoint(file, ctx, s);
+      if (stop) throw new StopError(`training of ${variant} seed ${seed} stopped after epoch ${s.epoch} of ${totalEpochs}; saved ${file}`, stop);
     }
     onProgress?.(s.totalSteps, s.totalSteps, `${variant} seed ${seed} ${status}`);
     return {
