@@ -4,6 +4,7 @@
  * an error naming the key and value, never ignored).
  */
 import { getVariant } from "./model/variants";
+import { checkSizes } from "./sizes";
 
 export interface ExperimentConfig {
   // Dataset (SPEC "Dataset")
@@ -212,6 +213,7 @@ export function resolveConfig(profile: ProfileName = "paper", overrides: Record<
   }
   const c = cfg as unknown as ExperimentConfig;
   checkDomains(c);
+  checkSizes(c); // sizes that cannot fit in memory: an error now, not a crash after training
   return Object.freeze(c);
 }
 

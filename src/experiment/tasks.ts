@@ -212,6 +212,13 @@ export function readRunResult(
     if (!fs.existsSync(npy)) return null;
     if (sha256File(npy) !== r.npySha256) throw new Error(`samples file ${npy} was changed after run ${path.basename(file)} wrote it (SHA-256 differs); delete both to sample again`);
   }
+  // maxNonFinite decides whether a run may be scored, and is not part of the identity: the stored
+  // count is checked against this run's limit, as a fresh run's would be (a record without a count
+  // is sampled again).
+  if (typeof r.nonFiniteSamples !== "number" || typeof r.samples !== "number") return null;
+  if (r.nonFiniteSamples > cfg.maxNonFinite * r.samples) {
+    throw new Error(`sampling run ${id.run} of ${id.variant} (draw ${id.dataSeed}, seed ${id.seed}, ${id.weights} weights; record ${file}): ${r.nonFiniteSamples} of ${r.samples} samples hold non-finite values, more than maxNonFinite ${cfg.maxNonFinite} allows; nothing was scored (the record was made under a looser maxNonFinite)`);
+  }
   return { ...r, npy: r.npy ? path.resolve(p.outDir, r.npy) : null, checkpoint: path.resolve(p.outDir, r.checkpoint), status: "reused" };
 }
 
