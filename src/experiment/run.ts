@@ -173,11 +173,16 @@ export function assembleResults(o: {
  * results.json are relative to `outDir`.
  */
 export function writeResults(outDir: string, r: ExperimentResults, config?: Record<string, unknown>): void {
-  const rel = (f: string) => (path.isAbsolute(f) ? path.relative(outDir, f) : f);
+  writeFilesAtomic(resultFiles(outDir, r, config));
+}
+
+/** The files `writeResults` writes, with their contents, in the order they replace their previous versions. */
+export function resultFiles(outDir: string, r: ExperimentResults, config?: Record<string, unknown>): { file: string; data: string }[] {
+  const rel = (f: string) => (typeof f === "string" && path.isAbsolute(f) ? path.relative(outDir, f) : f);
   const json = (v: unknown) => JSON.stringify(v, null, 2) + "\n";
   const note = nonFiniteNote(r.runs);
   const losses = r.training.flatMap((t) => t.epochLosses.map((loss, epoch) => ({ variant: t.variant, dataSeed: t.dataSeed, seed: t.seed, epoch: epoch + 1, loss })));
-  const files = [
+  return [
     { file: path.join(outDir, "table1.csv"), data: toCsv(r.table1) },
     { file: path.join(outDir, "table1.md"), data: table1Markdown(r.summaries, r.baseline.exact, r.comparisons ?? []) + (note ? `\n${note}\n` : "") },
     { file: path.join(outDir, "runs.csv"), data: toCsv(r.runs.map((x) => ({ variant: x.variant, dataSeed: x.dataSeed, seed: x.seed, run: x.run, weights: x.weights, samples: x.samples, nonFiniteSamples: x.nonFiniteSamples ?? 0, ...x.metrics }))) },
@@ -188,11 +193,10 @@ export function writeResults(outDir: string, r: ExperimentResults, config?: Reco
       data: json({
         ...r,
         training: r.training.map((t) => ({ ...t, checkpoint: rel(t.checkpoint) })),
-        runs: r.runs.map((x) => (path.isAbsolute(x.checkpoint) ? storedRun(outDir, x) : x)),
+        runs: r.runs.map((x) => (typeof x.checkpoint === "string" && path.isAbsolute(x.checkpoint) ? storedRun(outDir, x) : x)),
       }),
     },
   ];
-  writeFilesAtomic(files);
 }
 
 function runPhase(label: string, tasks: Task[], o: ExperimentOptions, workers: number) {
