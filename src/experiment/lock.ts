@@ -88,7 +88,7 @@ export function lockOutputDir(outDir: string, command: string, o: { pid?: number
   for (let attempt = 0; attempt < 8 || Date.now() < deadline; attempt++) {
     if (createExclusive(file, JSON.stringify(me) + "\n", dir)) {
       testDelay();
-      if (o.pid !== undefined && o.pid !== process.pid) return once(() => fs.rmSync(file, { force: true })); // held for another process
+      if (o.pid !== undefined && o.pid !== process.pid) return once(() => { if (readLock(file)?.token === me.token) fs.rmSync(file, { force: true }); }); // held for another process
       held.set(file, 1);
       if (!exitHook) {
         exitHook = true;
