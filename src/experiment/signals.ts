@@ -133,18 +133,19 @@ export function npmAncestors(): { pid: number; start: string; name: string }[] {
   let pid = process.ppid;
   for (let depth = 0; depth < 4 && pid > 1; depth++) {
     const start = procStart(pid);
-    let cmd = "";
+    let argv: string[] = [];
     let ppid = 0;
     try {
-      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+      argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
       const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
       ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
     } catch {
       return [];
     }
     if (start === null) return [];
-    const isNpm = /(^|\/)npm(\s|$)|npm-cli\.js/.test(cmd);
-    out.push({ pid, start, name: isNpm ? "npm" : cmd.split(" ")[0] });
+    // npm sets its process title to "npm run ..." (one string); before that it is node .../npm-cli.js or node .../npm
+    const isNpm = /^npm( |$)/.test(argv[0] ?? "") || /^\S*\/npm$/.test(argv[0] ?? "") || argv.slice(0, 2).some((a) => /(^|\/)npm-cli\.js$/.test(a)) || (/(^|\/)node$/.test(argv[0] ?? "") && /(^|\/)npm$/.test(argv[1] ?? ""));
+    out.push({ pid, start, name: isNpm ? "npm" : argv[0] ?? "?" });
     if (isNpm) return out;
     pid = ppid;
   }
