@@ -74,13 +74,47 @@ async function concurrent(n: number, cmd: string, args: string[], pick: (j: Reco
 
 const tsNode = [require.resolve("ts-node/dist/bin.js"), "--transpile-only"];
 
+const USAGE = `usage: npm run bench -- [--variants all|cnn,attention,...] [--rounds 3] [--cores N] [--no-e2e] [--no-torch]
+  --variants  variants to time (default all)
+  --rounds    alternating rounds of ours and PyTorch (default 3)
+  --cores     processes in the all-cores rows (default: one per core)
+  --no-e2e    skip the end-to-end time of the quick profile
+  --no-torch  skip the PyTorch reference
+Writes bench/results/<date>.json; takes tens of minutes.`;
+
+/** The bench's flags; unknown flags and bad values are errors (before any timing starts). */
+export function parseBenchArgs(argv: string[]): { help: boolean; variants: Variant[]; rounds: number; cores: number; e2e: boolean; torch: boolean } {
+  const o = { help: false, variants: [...VARIANTS] as Variant[], rounds: 3, cores: os.cpus().length, e2e: true, torch: true };
+  const count = (name: string, v: string | undefined) => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`--${name} must be an integer in [1, 1000], got '${v ?? ""}'`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--help" || a === "-h") o.help = true;
+    else if (a === "--no-e2e") o.e2e = false;
+    else if (a === "--no-torch") o.torch = false;
+    else if (a === "--rounds") o.rounds = count("rounds", argv[++i]);
+    else if (a === "--cores") o.cores = count("cores", argv[++i]);
+    else if (a === "--variants") {
+      const v = argv[++i];
+      if (!v) throw new Error("--variants needs a value (all, or a list like cnn,attention)");
+      o.variants = v === "all" ? [...VARIANTS] : v.split(",").map((x) => parseVariant(x.trim()));
+    } else throw new Error(`unknown flag '${a}'\n${USAGE}`);
+  }
+  return o;
+}
+
 async function main(argv: string[]): Promise<void> {
-  const flag = (n: string) => argv.includes(`--${n}`);
-  const arg = (n: string, d: string) => (argv.indexOf(`--${n}`) >= 0 ? argv[argv.indexOf(`--${n}`) + 1] : d);
-  const variants = arg("variants", "all") === "all" ? [...VARIANTS] : arg("variants", "").split(",").map(parseVariant);
-  const rounds = Number(arg("rounds", "3"));
-  const cores = Number(arg("cores", String(os.cpus().length)));
-  const torch = !flag("no-torch");
+  const opts = parseBenchArgs(argv);
+  if (opts.help) {
+    console.log(USAGE);
+    return;
+  }
+  const flag = (n: "no-e2e" | "no-torch") => (n === "no-e2e" ? !opts.e2e : !opts.torch);
+  const { variants, rounds, cores } = opts;
+  const torch = opts.torch;
   const info = await initBackend();
   const rows: Row[] = [];
   const row = (variant: Variant, what: Row["what"], c: number) => {

@@ -46,6 +46,10 @@ OVERRIDES="$OVERRIDES" node -e '
   let o; try { o = JSON.parse(process.env.OVERRIDES); } catch (e) { fail(`OVERRIDES is not JSON: ${e.message}`); }
   if (typeof o !== "object" || o === null || Array.isArray(o)) fail(`OVERRIDES must be a JSON object like {"epochs": 500}, got ${process.env.OVERRIDES}`);
   for (const [k, v] of Object.entries(o)) {
+    // What the pipeline sets itself (its experiment command and the notebooks both use them) cannot
+    // be overridden: a later --profile/--out would win for the experiment only.
+    const own = { profile: "use --profile or PROFILE", out: "use --out or OUT_DIR", variant: "the pipeline runs every variant", data: "the pipeline and its notebooks use data/" };
+    if (Object.prototype.hasOwnProperty.call(own, k)) fail(`OVERRIDES cannot set "${k}": the pipeline sets it itself (${own[k]}); OVERRIDES holds config keys only`);
     if (!["number", "string", "boolean"].includes(typeof v)) fail(`OVERRIDES key "${k}" must be a number, string or boolean, got ${JSON.stringify(v)}`);
     process.stdout.write(`--${k}=${v}\0`);
   }' > "$FLAGS_FILE" || exit 2

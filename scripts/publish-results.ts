@@ -13,6 +13,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
+import { toCsv } from "../src/eval/report";
+import type { ExperimentResults } from "../src/experiment/run";
 import { ensureDir, writeFileAtomic } from "../src/io/atomic";
 import { FigureExporter } from "../src/plot/export";
 import { studyStripFigure } from "../src/plot/figures";
@@ -32,12 +34,48 @@ export function withoutProgressLines(text: string): string {
   }).join("\n");
 }
 
+const USAGE = "usage: npx ts-node --transpile-only scripts/publish-results.ts OUT_DIR NAME [--log FILE ...]  (NAME: lower-case letters, digits, dashes; copies OUT_DIR's tables to docs/results/NAME)";
+
+/**
+ * Why the files of `outDir` do not belong together, or null: config.json must describe the config
+ * results.json was made with, and table1.csv must be its Table 1 (a failed or interrupted rerun
+ * must not publish a mixed set).
+ */
+export function mismatch(outDir: string): string | null {
+  const read = (f: string) => {
+    const file = path.join(outDir, f);
+    if (!fs.existsSync(file)) throw new Error(`${file} is missing`);
+    return fs.readFileSync(file, "utf8");
+  };
+  const results = JSON.parse(read("results.json")) as ExperimentResults;
+  const config = JSON.parse(read("config.json")) as { config?: Record<string, unknown> };
+  const a = config.config ?? {};
+  const b = results.config as unknown as Record<string, unknown>;
+  const diff = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+  if (diff.length > 0) return `config.json and results.json differ in ${diff.map((k) => `${k} (${JSON.stringify(a[k])} vs ${JSON.stringify(b[k])})`).join(", ")}`;
+  // Table 1 as results.json holds it (its markdown and runs.csv follow the library version's format).
+  if (read("table1.csv") !== toCsv(results.table1)) return "table1.csv was not made from this results.json";
+  return null;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const [outDir, name] = args;
-  if (!outDir || !name || !/^[a-z0-9-]+$/.test(name)) throw new Error("usage: publish-results.ts OUT_DIR NAME [--log FILE ...]  (NAME: lower-case letters, digits, dashes)");
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(USAGE);
+    return;
+  }
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--log") i++;
+    else if (args[i].startsWith("-")) throw new Error(`unknown flag '${args[i]}'\n${USAGE}`);
+    else positional.push(args[i]);
+  }
+  const [outDir, name] = positional;
+  if (!outDir || !name || positional.length > 2 || !/^[a-z0-9-]+$/.test(name)) throw new Error(USAGE);
   const root = path.resolve(__dirname, "..");
   const dest = path.join(root, "docs", "results", name);
+  const why = mismatch(outDir);
+  if (why) throw new Error(`${outDir} does not hold one run's results (${why}); rerun the experiment there, or publish another folder`);
   const results = JSON.parse(fs.readFileSync(path.join(outDir, "results.json"), "utf8"));
   ensureDir(dest);
   for (const f of ["results.json", "config.json", "runs.csv", "table1.csv", "table1.md"]) {

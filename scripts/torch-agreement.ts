@@ -34,11 +34,14 @@ const STEPS_PER_EPOCH = Math.ceil(DATA.datasetSize / 64);
 const SAMPLES = 256;
 const SAMPLE_SEED = 1000;
 
-function parseArgs(argv: string[]): { steps: number; out: string; keep: boolean } {
-  const o = { steps: 2000, out: path.join("docs", "results", "torch-agreement"), keep: false };
+const USAGE = "usage: npx ts-node --transpile-only scripts/torch-agreement.ts [--steps 2000] [--out DIR] [--keep]\n  --steps  training steps compared (a multiple of the steps per epoch)\n  --out    output folder (default docs/results/torch-agreement)\n  --keep   keep the work folder";
+
+function parseArgs(argv: string[]): { steps: number; out: string; keep: boolean; help: boolean } {
+  const o = { steps: 2000, out: path.join("docs", "results", "torch-agreement"), keep: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
-    if (flag === "--keep") o.keep = true;
+    if (flag === "--help" || flag === "-h") o.help = true;
+    else if (flag === "--keep") o.keep = true;
     else if (flag === "--steps" || flag === "--out") {
       const v = argv[++i];
       if (v === undefined) throw new Error(`${flag} needs a value`);
@@ -65,6 +68,10 @@ function table(title: string, s: DiffSummary, own: DiffSummary): string[] {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.help) {
+    console.log(USAGE);
+    return;
+  }
   const started = Date.now();
   const py = torchVersions();
   const backend = await initBackend();

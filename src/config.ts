@@ -6,6 +6,7 @@
 import { SAMPLER_FORM_NAMES, SamplerFormName } from "./ddpm/sampler-forms";
 import { GUMBEL_SAMPLING, GumbelSampling } from "./model/variant-registry";
 import { getVariant } from "./model/variants";
+import { checkSizes } from "./sizes";
 
 export interface ExperimentConfig {
   // Dataset (SPEC "Dataset")
@@ -267,6 +268,7 @@ export function resolveConfig(profile: ProfileName = "paper", overrides: Record<
   }
   const c = cfg as unknown as ExperimentConfig;
   checkDomains(c);
+  checkSizes(c); // sizes that cannot fit in memory: an error now, not a crash after training
   return Object.freeze(c);
 }
 

@@ -16,6 +16,9 @@ export interface CliArgs {
   help: boolean;
 }
 
+/** Most indices a range list may select (a larger one would not fit in memory as tasks). */
+const MAX_LIST = 1_000_000;
+
 /** "3-5", "1,4,7-9", "3" -> sorted unique integers. */
 export function parseRangeList(flag: string, text: string): number[] {
   const out = new Set<number>();
@@ -25,6 +28,7 @@ export function parseRangeList(flag: string, text: string): number[] {
     const a = Number(m[1]);
     const b = m[2] === undefined ? a : Number(m[2]);
     if (b < a) throw new Error(`--${flag}: empty range '${part}'`);
+    if (b - a + 1 + out.size > MAX_LIST) throw new Error(`--${flag} '${text}' selects more than ${MAX_LIST} indices; split it into smaller slices`);
     for (let i = a; i <= b; i++) out.add(i);
   }
   return [...out].sort((x, y) => x - y);

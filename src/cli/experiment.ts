@@ -1,12 +1,14 @@
 /** CLI: `npm run experiment -- --variant all --profile quick [--epochs 500 ...]`. Wiring only. */
 import * as path from "path";
 import { resolveConfig } from "../config";
+import { installStopHandlers, stopRequested } from "../experiment/signals";
 import { parseArgs, USAGE } from "./args";
 
 async function main(): Promise<void> {
-  // Ctrl-C / kill: exit through process.exit so the output folder's lock is released (finished
-  // checkpoints and runs are on disk; a rerun resumes).
-  for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => process.exit(sig === "SIGINT" ? 130 : 143));
+  // Ctrl-C, kill, a closed terminal or a vanished parent: tasks run in worker threads, training
+  // saves a checkpoint at its next epoch, the lock is released and the exit status is 130/143/129
+  // (src/experiment/signals.ts). Finished checkpoints and runs are on disk; a rerun resumes.
+  installStopHandlers();
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
     console.log(USAGE);
@@ -30,6 +32,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: Error) => {
+  const stop = stopRequested();
+  if (stop) {
+    console.error(`stopped (${stop.why}): ${e.message}`);
+    console.error("finished checkpoints and sampling runs are saved; run the same command again to resume");
+    process.exit(stop.exitCode);
+  }
   console.error(`error: ${e.message}`);
   process.exit(1);
 });

@@ -11,7 +11,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ensureDir } from "../io/atomic";
+import { ensureDir, writeFileAtomic } from "../io/atomic";
 
 interface LockInfo {
   pid: number;
@@ -28,7 +28,8 @@ interface LockInfo {
 const held = new Map<string, number>();
 let exitHook = false;
 
-function procStart(pid: number): string | null {
+/** Kernel start time of process `pid` (tells a reused pid apart), or null when it is gone or unknown. */
+export function procStart(pid: number): string | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     // Field 2 (comm) may hold spaces and parentheses: split after its closing parenthesis.
@@ -83,28 +84,30 @@ export function lockOutputDir(outDir: string, command: string, o: { pid?: number
   const pid = o.pid ?? process.pid;
   const me: LockInfo = { pid, host: os.hostname(), procStart: procStart(pid), startedAt: new Date().toISOString(), command, token: randomBytes(12).toString("hex") };
   const inherited = process.env.OUTPUT_LOCK_TOKEN;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      const fd = fs.openSync(file, "wx");
-      try {
-        fs.writeSync(fd, JSON.stringify(me) + "\n");
-      } finally {
-        fs.closeSync(fd);
-      }
-      if (o.pid !== undefined && o.pid !== process.pid) return once(() => fs.rmSync(file, { force: true })); // held for another process
+  const deadline = Date.now() + 3000;
+  for (let attempt = 0; attempt < 8 || Date.now() < deadline; attempt++) {
+    if (createExclusive(file, JSON.stringify(me) + "\n", dir)) {
+      testDelay();
+      if (o.pid !== undefined && o.pid !== process.pid) return once(() => { if (readLock(file)?.token === me.token) fs.rmSync(file, { force: true }); }); // held for another process
       held.set(file, 1);
       if (!exitHook) {
         exitHook = true;
         process.on("exit", () => { for (const f of held.keys()) fs.rmSync(f, { force: true }); });
       }
       return once(() => release(file));
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== "EEXIST") throw new Error(`cannot write to output folder ${dir}: ${(e as Error).message}`);
     }
     const owner = readLock(file);
+    if (owner === null && fs.existsSync(file) && Date.now() - mtimeMs(file) < 2000) {
+      // Unreadable but fresh: a lock being written by an older version of this library (which
+      // created the file first and wrote it after). Wait for its content.
+      sleepMs(50);
+      continue;
+    }
     if (owner && inherited && owner.token === inherited && ownerAlive(owner)) return () => {}; // the parent's lock
     const mine = owner && owner.pid === process.pid && owner.host === me.host;
+    if (owner && !mine && owner.host !== me.host) {
+      throw new Error(`output folder ${dir} is locked by a run on another host (${describe(owner)}); this machine cannot tell whether it still runs. Check on ${owner.host}; if that run is over, delete ${file} and start again`);
+    }
     if (owner && !mine && ownerAlive(owner)) {
       throw new Error(`output folder ${dir} is in use by another run (${describe(owner)}); wait for it to finish or choose another output folder (a lock left by a dead process is taken over)`);
     }
@@ -128,7 +131,73 @@ export function lockOutputDir(outDir: string, command: string, o: { pid?: number
     }
     fs.rmSync(aside, { force: true });
   }
-  throw new Error(`could not take the lock ${file} after 5 attempts (several runs starting at once?)`);
+  throw new Error(`could not take the lock ${file} (several runs starting at once?); try again`);
+}
+
+/**
+ * Create `file` holding `content`, or return false when it exists. The lock appears with its whole
+ * content in one step: the content goes to a temp file, which is hard-linked to the lock's name
+ * (link(2) fails with EEXIST if the name exists), so no other process can ever read a lock that is
+ * still empty and judge it stale. Where hard links are not supported, falls back to an exclusive
+ * create.
+ */
+function createExclusive(file: string, content: string, dir: string): boolean {
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.new`;
+  try {
+    writeFileAtomic(tmp, content);
+  } catch (e) {
+    throw new Error(`cannot write to output folder ${dir}: ${(e as Error).message}`);
+  }
+  try {
+    fs.linkSync(tmp, file);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw new Error(`cannot write to output folder ${dir}: ${(e as Error).message}`);
+    try {
+      fs.writeFileSync(file, content, { flag: "wx" });
+      return true;
+    } catch (e2) {
+      if ((e2 as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw new Error(`cannot write to output folder ${dir}: ${(e2 as Error).message}`);
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+function mtimeMs(file: string): number {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Test hook: OUTPUT_LOCK_TEST_DELAY_MS holds a new lock that long before using it, widening the
+ * window in which a second process starting at the same moment could misread it.
+ */
+function testDelay(): void {
+  const ms = Number(process.env.OUTPUT_LOCK_TEST_DELAY_MS ?? 0);
+  if (ms > 0) sleepMs(ms);
+}
+
+/**
+ * The live owner of `outDir`'s lock other than this process (and its parent's lock), or null:
+ * for readers that must not read a folder while another run writes it (merge).
+ */
+export function lockHolder(outDir: string): string | null {
+  const owner = readLock(path.join(path.resolve(outDir), ".lock"));
+  if (!owner) return null;
+  if (owner.host === os.hostname() && owner.pid === process.pid) return null;
+  if (process.env.OUTPUT_LOCK_TOKEN && owner.token === process.env.OUTPUT_LOCK_TOKEN) return null;
+  return ownerAlive(owner) ? describe(owner) : null;
 }
 
 function release(file: string): void {

@@ -14,7 +14,7 @@ import { loadOrCreateDataset } from "../data/store";
 import { exactRandomBaseline, monteCarloRandomBaseline } from "../eval/baseline";
 import { MetricValues } from "../eval/metrics";
 import { baselineSummary, compareVariants, ModelSummary, nonFiniteNote, RunMetrics, summarizeRuns, table1Markdown, table1Rows, toCsv, VariantComparison } from "../eval/report";
-import { writeFileAtomic, writeJsonAtomic } from "../io/atomic";
+import { writeFilesAtomic } from "../io/atomic";
 import { Variant } from "../model/variants";
 import { computeTheory, DiscriminationPart, experimentTheoryRequest, TheoryPart } from "../theory/theoryPhase";
 import { libraryVersion } from "../version";
@@ -22,6 +22,7 @@ import { withOutputLock } from "./lock";
 import { ModelKey, protocolModel, runsFor, selectModels, studyModels } from "./models";
 import { runPhase } from "./phase";
 import { workerCount } from "./pool";
+import { checkSelection } from "./selection";
 import { Paths, SAMPLE_TASKS, SampleTask, SampleTaskResult, storedRun, TRAIN_TASKS, TrainTask, TrainTaskResult } from "./tasks";
 
 export interface ExperimentOptions {
@@ -73,6 +74,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   if (o.runs) checkUnique("run", o.runs);
   if (o.paths.outDir.trim() === "") throw new Error("the output folder is an empty path; name a folder");
   if (o.paths.dataDir.trim() === "") throw new Error("the dataset folder is an empty path; name a folder");
+  // A slice outside the study, one that samples nothing, or a study too large to record: an error now.
+  const models = o.seeds ? selectModels(o.cfg, o.seeds) : studyModels(o.cfg);
+  checkSelection(o.cfg, o.variants, models, o.runs ?? range(0, Math.max(o.cfg.runs, o.cfg.protocolRuns)), { sliced: o.seeds !== undefined });
   return withOutputLock(o.paths.outDir, o.command ?? `runExperiment (${o.profile})`, () => runLocked(o));
 }
 
@@ -122,7 +126,6 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
   const censuses = draws.map((seed) => census(loadOrCreateDataset(paths.dataDir, { size: cfg.datasetSize, seed })));
   const c = censuses[0];
   log(`dataset: ${draws.length} draw(s) (seeds ${draws.join(", ")}) of ${c.images} images, ${censuses.map((x) => x.distinct).join("/")} of ${c.possible} possible distinct images; backend ${info.name}, ${workers} worker(s)`);
-  writeJsonAtomic(path.join(paths.outDir, "config.json"), { profile: o.profile, variants, config: cfg, selection: { seeds, models, runs } });
 
   // 2. training, one task per (variant, model)
   const phase = (label: string) => ({ label: `${o.profile} ${label}`, context: { cfg, paths }, workers, write: o.progressWrite });
@@ -142,7 +145,9 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
     },
     cfg, variants, dataset: { size: c.images, seed: cfg.datasetSeed, draws, distinct: c.distinct, possible: c.possible }, training, runs: sampled,
   });
-  writeResults(paths.outDir, results);
+  // config.json goes with the results it describes (one write, see writeResults): a failed rerun
+  // with other settings leaves both as they were.
+  writeResults(paths.outDir, results, { profile: o.profile, variants, config: cfg, selection: { seeds, models, runs } });
 
   // 5. theory: score machines beside the trained models (theory.json, theory-discrimination.json),
   //    its units over the same pool and cached in theory/ (notebook 09 loads the two files)
@@ -182,20 +187,34 @@ export function assembleResults(o: {
 }
 
 /**
- * Write results.json, table1.csv/.md, runs.csv and losses.csv atomically into `outDir`; paths
- * in results.json are relative to `outDir`.
+ * Write results.json, table1.csv/.md, runs.csv, losses.csv and (when given) config.json into
+ * `outDir` as one set (src/io/atomic.ts writeFilesAtomic): every file is written completely before
+ * any replaces its previous version, so a full disk leaves the previous set whole. Paths in
+ * results.json are relative to `outDir`.
  */
-export function writeResults(outDir: string, r: ExperimentResults): void {
-  const rel = (f: string) => (path.isAbsolute(f) ? path.relative(outDir, f) : f);
-  writeJsonAtomic(path.join(outDir, "results.json"), {
-    ...r,
-    training: r.training.map((t) => ({ ...t, checkpoint: rel(t.checkpoint) })),
-    runs: r.runs.map((x) => (path.isAbsolute(x.checkpoint) ? storedRun(outDir, x) : x)),
-  });
-  writeFileAtomic(path.join(outDir, "table1.csv"), toCsv(r.table1));
+export function writeResults(outDir: string, r: ExperimentResults, config?: Record<string, unknown>): void {
+  writeFilesAtomic(resultFiles(outDir, r, config));
+}
+
+/** The files `writeResults` writes, with their contents, in the order they replace their previous versions. */
+export function resultFiles(outDir: string, r: ExperimentResults, config?: Record<string, unknown>): { file: string; data: string }[] {
+  const rel = (f: string) => (typeof f === "string" && path.isAbsolute(f) ? path.relative(outDir, f) : f);
+  const json = (v: unknown) => JSON.stringify(v, null, 2) + "\n";
   const note = nonFiniteNote(r.runs);
-  writeFileAtomic(path.join(outDir, "table1.md"), table1Markdown(r.summaries, r.baseline.exact, r.comparisons ?? []) + (note ? `\n${note}\n` : ""));
-  writeFileAtomic(path.join(outDir, "runs.csv"), toCsv(r.runs.map((x) => ({ variant: x.variant, dataSeed: x.dataSeed, seed: x.seed, run: x.run, weights: x.weights, samples: x.samples, nonFiniteSamples: x.nonFiniteSamples ?? 0, ...x.metrics }))));
   const losses = r.training.flatMap((t) => t.epochLosses.map((loss, epoch) => ({ variant: t.variant, dataSeed: t.dataSeed, seed: t.seed, epoch: epoch + 1, loss })));
-  writeFileAtomic(path.join(outDir, "losses.csv"), toCsv(losses));
+  return [
+    { file: path.join(outDir, "table1.csv"), data: toCsv(r.table1) },
+    { file: path.join(outDir, "table1.md"), data: table1Markdown(r.summaries, r.baseline.exact, r.comparisons ?? []) + (note ? `\n${note}\n` : "") },
+    { file: path.join(outDir, "runs.csv"), data: toCsv(r.runs.map((x) => ({ variant: x.variant, dataSeed: x.dataSeed, seed: x.seed, run: x.run, weights: x.weights, samples: x.samples, nonFiniteSamples: x.nonFiniteSamples ?? 0, ...x.metrics }))) },
+    { file: path.join(outDir, "losses.csv"), data: toCsv(losses) },
+    ...(config ? [{ file: path.join(outDir, "config.json"), data: json(config) }] : []),
+    {
+      file: path.join(outDir, "results.json"),
+      data: json({
+        ...r,
+        training: r.training.map((t) => ({ ...t, checkpoint: rel(t.checkpoint) })),
+        runs: r.runs.map((x) => (typeof x.checkpoint === "string" && path.isAbsolute(x.checkpoint) ? storedRun(outDir, x) : x)),
+      }),
+    },
+  ];
 }

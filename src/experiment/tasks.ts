@@ -34,6 +34,7 @@ import { firstNonFinite, initTrainState, makeContext } from "../train/state";
 import { libraryVersion } from "../version";
 import { dataSeedOf } from "./models";
 import type { Executor, OnProgress } from "./pool";
+import { StopError, stopRequested } from "./signals";
 
 export interface Paths {
   /** Output folder of the experiment (results/<profile> by default). */
@@ -120,7 +121,10 @@ export function trainTask(
         if (s.step % 8 === 0) onProgress?.(s.step, s.totalSteps, `${variant} seed ${seed} epoch ${s.epoch + 1}/${totalEpochs} loss ${recent.toFixed(4)}`);
       });
       onEpoch?.(s.epoch, loss, totalEpochs);
-      if (s.epoch % cfg.checkpointEvery === 0 || s.step >= s.totalSteps) saveCheckpoint(file, ctx, s);
+      // A stop request (Ctrl-C, kill; src/experiment/signals.ts): save here, between epochs, and stop.
+      const stop = s.step < s.totalSteps ? stopRequested() : null;
+      if (stop || s.epoch % cfg.checkpointEvery === 0 || s.step >= s.totalSteps) saveCheckpoint(file, ctx, s);
+      if (stop) throw new StopError(`training of ${variant} seed ${seed} stopped after epoch ${s.epoch} of ${totalEpochs}; saved ${file}`, stop);
     }
     onProgress?.(s.totalSteps, s.totalSteps, `${variant} seed ${seed} ${status}`);
     return {
@@ -240,6 +244,13 @@ export function readRunResult(
     if (!fs.existsSync(npy)) return null;
     if (sha256File(npy) !== r.npySha256) throw new Error(`samples file ${npy} was changed after run ${path.basename(file)} wrote it (SHA-256 differs); delete both to sample again`);
   }
+  // maxNonFinite decides whether a run may be scored, and is not part of the identity: the stored
+  // count is checked against this run's limit, as a fresh run's would be (a record without a count
+  // is sampled again).
+  if (typeof r.nonFiniteSamples !== "number" || typeof r.samples !== "number") return null;
+  if (r.nonFiniteSamples > cfg.maxNonFinite * r.samples) {
+    throw new Error(`sampling run ${id.run} of ${id.variant} (draw ${id.dataSeed}, seed ${id.seed}, ${id.weights} weights; record ${file}): ${r.nonFiniteSamples} of ${r.samples} samples hold non-finite values, more than maxNonFinite ${cfg.maxNonFinite} allows; nothing was scored (the record was made under a looser maxNonFinite)`);
+  }
   return { ...r, npy: r.npy ? path.resolve(p.outDir, r.npy) : null, checkpoint: path.resolve(p.outDir, r.checkpoint), status: "reused" };
 }
 
@@ -339,6 +350,7 @@ export interface SampleTask {
 export const TRAIN_TASKS: Executor<TrainTask, ExperimentContext, TrainTaskResult> = {
   module: __filename,
   name: "TRAIN_TASKS",
+  savesOnStop: true, // training checks for a stop request between epochs and saves there
   execute: (t, c, onProgress) => trainTask(c.cfg, c.paths, t.variant, t.seed, onProgress),
 };
 

@@ -17,7 +17,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Browser, Page } from "playwright-core";
 import { PlotlyFigure, plotlyBundle } from "./plotly";
-import { ensureDir } from "../io/atomic";
+import { writeFileAtomic } from "../io/atomic";
 
 export type ImageFormat = "png" | "svg" | "pdf";
 export const IMAGE_FORMATS: readonly ImageFormat[] = ["png", "svg", "pdf"];
@@ -50,19 +50,8 @@ export function chromiumPath(): string {
   return process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 }
 
-let tmpCounter = 0;
-
-/** Write `data` to `file` through a temporary file in the same folder and a rename. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  ensureDir(path.dirname(file));
-  const tmp = `${file}.tmp-${process.pid}-${tmpCounter++}`;
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } finally {
-    fs.rmSync(tmp, { force: true });
-  }
-}
+/** Figures are written like every other output (src/io/atomic.ts): complete or not at all. */
+export { writeFileAtomic };
 
 function checkSize(name: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 10 || value > 10000) {

@@ -64,6 +64,7 @@ type SweepContext = { cells: ExperimentContext[] };
 export const SWEEP_TRAIN: Executor<CellTask<TrainTask>, SweepContext, TrainTaskResult> = {
   module: __filename,
   name: "SWEEP_TRAIN",
+  savesOnStop: true, // training checks for a stop request between epochs and saves there
   execute: (t, c, onProgress) => trainTask(c.cells[t.cell].cfg, c.cells[t.cell].paths, t.variant, t.seed, onProgress),
 };
 
