@@ -5,10 +5,11 @@
  * memory"). The bounds are far above the paper's settings (in brackets) and well inside what one
  * machine holds.
  */
-import type { ExperimentConfig } from "./config";
+/** The config keys that size arrays, files or task lists (src/config.ts ExperimentConfig). */
+export type SizeKey = "datasetSize" | "datasets" | "seeds" | "diffusionSteps" | "batchSize" | "samples" | "sampleBatch" | "runs" | "protocolRuns" | "workers";
 
 /** Largest value of each size key, and why. */
-export const SIZE_LIMITS: Partial<Record<keyof ExperimentConfig, [max: number, why: string]>> = {
+export const SIZE_LIMITS: Record<SizeKey, [max: number, why: string]> = {
   datasetSize: [1_000_000, "the training set is held in wasm memory, 192 bytes per image [2048]"],
   datasets: [10_000, "one dataset file per draw [6]"],
   seeds: [10_000, "one model per seed [2]"],
@@ -27,9 +28,9 @@ export const MAX_EPOCHS = 1_000_000;
 export const MAX_MODELS = 10_000;
 
 /** The per-key bounds; throws naming the key, the value and the bound. */
-export function checkSizes(c: ExperimentConfig): void {
-  for (const [k, [max, why]] of Object.entries(SIZE_LIMITS) as [keyof ExperimentConfig, [number, string]][]) {
-    const v = c[k] as number;
+export function checkSizes(c: Readonly<Record<SizeKey | "epochs" | "top1EpochFactor", number>>): void {
+  for (const [k, [max, why]] of Object.entries(SIZE_LIMITS) as [SizeKey, [number, string]][]) {
+    const v = c[k];
     if (v > max) throw new Error(`config key '${k}' must be at most ${max} (${why}), got ${v}`);
   }
   if (c.epochs * c.top1EpochFactor > MAX_EPOCHS) {
