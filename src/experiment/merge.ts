@@ -8,7 +8,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ExperimentConfig } from "../config";
+import { ExperimentConfig, upgradeStoredConfig } from "../config";
 import { variantNames } from "../model/variants";
 import { lockHolder, withOutputLockSync } from "./lock";
 import { dataSeedOf, runsFor } from "./models";
@@ -21,11 +21,15 @@ export const MERGE_FREE_KEYS: readonly string[] = ["workers", "theory"];
 export function readResults(dir: string): ExperimentResults {
   const file = path.join(dir, "results.json");
   if (!fs.existsSync(file)) throw new Error(`no results.json in ${dir}`);
+  let r: ExperimentResults;
   try {
-    return JSON.parse(fs.readFileSync(file, "utf8")) as ExperimentResults;
+    r = JSON.parse(fs.readFileSync(file, "utf8")) as ExperimentResults;
   } catch (e) {
     throw new Error(`${file} is corrupt or truncated (${(e as Error).message})`);
   }
+  // A results.json of an earlier version: its config in today's keys (renamed keys, added keys at
+  // the values that version used), so that it merges with and compares to today's.
+  return { ...r, config: upgradeStoredConfig(r.config as unknown as Record<string, unknown>) as unknown as ExperimentConfig };
 }
 
 /**

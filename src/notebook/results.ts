@@ -6,7 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { DEFAULT_CONFIG, ExperimentConfig } from "../config";
+import { DEFAULT_CONFIG, ExperimentConfig, upgradeStoredConfig } from "../config";
 import { datasetImages } from "../data/dataset";
 import { loadOrCreateDataset } from "../data/store";
 import { exactRandomBaseline } from "../eval/baseline";
@@ -63,6 +63,7 @@ export async function experimentResults(
     } catch (e) {
       throw new Error(`${file} is corrupt or truncated (${(e as Error).message}); delete it to recompute`);
     }
+    res = { ...res, config: upgradeStoredConfig(res.config as unknown as Record<string, unknown>) as unknown as ExperimentConfig }; // an earlier version's keys
     const why = staleReason(res, p.cfg, variants, p.paths.outDir);
     if (why === null) {
       log(`loaded ${file} (made ${res.meta.startedAt} by ${res.meta.command ?? "?"})`);
