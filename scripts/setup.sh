@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Everything this project needs from Debian 12, in one idempotent step (after `npm ci`):
 #
-#   sudo bash scripts/setup.sh
+#   bash scripts/setup.sh
+#
+# As root (a container) it installs directly; as another user it runs apt-get through sudo (and
+# says so when sudo is missing). Nothing else needs root.
 #
 # 1. installs the missing Debian packages, all in one apt-get call:
 #    - Jupyter's headless parts (nbconvert, nbclient, ipykernel: scripts/run_notebooks.py, the pipeline)
@@ -34,14 +37,14 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 if ((${#missing[@]})); then
+  as_root=()
   if [ "$(id -u)" != 0 ]; then
-    echo "setup: need root to install ${missing[*]}: run 'sudo bash scripts/setup.sh'" >&2
-    exit 1
+    command -v sudo >/dev/null || { echo "setup: installing ${missing[*]} needs root, and sudo is not installed: run this script as root" >&2; exit 1; }
+    as_root=(sudo)
   fi
-  echo "setup: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  echo "setup: installing ${missing[*]}${as_root[*]:+ (through sudo)}"
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup: Debian packages already installed (${#PACKAGES[@]})"
 fi

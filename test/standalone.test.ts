@@ -18,8 +18,25 @@ const FORBIDDEN: readonly RegExp[] = [
   new RegExp(`\\b${SHARED}/(SPEC|STYLE|reference-values|paper)\\b`, "i"), // the folder name, slash, one of its files
 ];
 
-/** Files tracked by git, plus new files not yet added (what the next commit may hold). */
+/** Folders that hold no source: installed, built or produced by runs (what .gitignore ignores). */
+const NOT_SOURCE = new Set(["node_modules", "build", "results", ".git", "scratch", "__pycache__", ".ipynb_checkpoints"]);
+
+/** Every file under `dir` (relative to ROOT), skipping NOT_SOURCE folders. */
+function walk(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) return NOT_SOURCE.has(e.name) ? [] : walk(full);
+    return [path.relative(ROOT, full)];
+  });
+}
+
+/**
+ * Files tracked by git, plus new files not yet added (what the next commit may hold). From a source
+ * archive without .git (a release tarball, a copy): every file under the root except the folders
+ * .gitignore names (installed, built, run outputs).
+ */
 function repositoryFiles(): string[] {
+  if (!fs.existsSync(path.join(ROOT, ".git"))) return walk(ROOT);
   const r = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`git ls-files failed in ${ROOT} (status ${r.status}): ${r.stderr || r.error}`);
   return [...new Set(r.stdout.split("\0").filter(Boolean))];
@@ -46,6 +63,13 @@ describe("the repository stands on its own", () => {
     for (const line of bad) expect(sharedReferences("x", line), line).toHaveLength(1);
     const fine = ["checkpoints are shared", "one shared MLP per quadrant", "const shared = bankFromRows(rows);", "docs/experiment.md"];
     for (const line of fine) expect(sharedReferences("x", line), line).toEqual([]);
+  });
+
+  it("without .git (a source archive) the files are found by walking the tree", () => {
+    const walked = walk(ROOT);
+    expect(walked).toContain("docs/experiment.md");
+    expect(walked).toContain(path.join("src", "config.ts"));
+    expect(walked.some((f) => f.startsWith("node_modules"))).toBe(false);
   });
 
   it("no tracked file refers to the sibling folder (its SPEC, reference values, paper)", () => {
