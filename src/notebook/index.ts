@@ -30,6 +30,13 @@ export {
 } from "./results";
 export { FigurePublisher } from "./publish";
 
+// Sweeps (notebook 10)
+export { gridFromJson, sweepCellRows, sweepDifferenceRows } from "./sweeps";
+export { loadOrRunSweep, loadSweep } from "../sweep/load";
+export { sweepFigure } from "../plot/sweep";
+export { cellSummaries } from "../sweep/summary";
+export { cellRunsOf } from "../sweep/run";
+
 // Dataset and models
 export { census } from "../data/dataset";
 export type { Census, Dataset } from "../data/dataset";
