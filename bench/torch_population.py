@@ -525,7 +525,9 @@ def describe(a, cdf=None, max_ks=1_000_000):
     """Mean, variance, min, max, and the KS statistic and p-value against `cdf` (on at most max_ks
     values, evenly strided)."""
     a = np.asarray(a, dtype=np.float64).ravel()
-    out = {"n": int(a.size), "mean": float(a.mean()), "var": float(a.var(ddof=1)), "min": float(a.min()), "max": float(a.max())}
+    d = a - a.mean()
+    out = {"n": int(a.size), "mean": float(a.mean()), "var": float(a.var(ddof=1)), "min": float(a.min()), "max": float(a.max()),
+           "lag1": float((d[1:] * d[:-1]).sum() / (d * d).sum())}
     if cdf is not None:
         s = np.sort(a[:: max(1, a.size // max_ks)])
         m = s.size
@@ -539,6 +541,35 @@ def chi2_uniform(counts):
     counts = np.asarray(counts, dtype=np.float64)
     e = counts.sum() / counts.size
     return {"chi2": float(((counts - e) ** 2 / e).sum()), "df": int(counts.size - 1)}
+
+
+def replay_draws(steps, on_perm=None, on_step=None, n=2048, B=64):
+    """The draws of `steps` training steps, in training's order, from the global generator."""
+    for step in range(steps):
+        if step % (n // B) == 0:
+            perm = torch.randperm(n)
+            if on_perm:
+                on_perm(perm)
+        t = torch.randint(0, 1000, (B,))
+        eps = torch.randn(B, 3, 4, 4)
+        gumbel = -torch.empty(B, 4, 4).exponential_().log()  # what F.gumbel_softmax draws (torch 1.13)
+        if on_step:
+            on_step(t, eps, gumbel)
+
+
+def replay_matches_training(seed, epochs=2):
+    images = dataset(0, 2048)
+    torch.manual_seed(seed)
+    model = torch_ref.ScoreNet("top1")
+    opt, sched, ema = torch_ref.make_training(model, total_steps=epochs * 32)
+    for e in range(epochs):
+        for i, idx in enumerate(torch.randperm(2048).split(64)):
+            torch_ref.train_step(model, float_schedule(PAPER), opt, sched, ema, e * 32 + i, images[idx])
+    trained = torch.get_rng_state()
+    torch.manual_seed(seed)
+    torch_ref.ScoreNet("top1")
+    replay_draws(epochs * 32)
+    return bool(torch.equal(trained, torch.get_rng_state()))
 
 
 def draw_statistics(seeds, draws, steps, sample_normals):
@@ -563,19 +594,20 @@ def draw_statistics(seeds, draws, steps, sample_normals):
                             **describe(a, ks_uniform_cdf(-bound, bound)),
                             # correlation of the same weights between consecutive seeds (independent streams: ~N(0, 1/n))
                             "seedCorr": float(np.mean([np.corrcoef(parts[i], parts[i + 1])[0, 1] for i in range(len(parts) - 1)]))}
-    # 2. one training run's draws in their order: per epoch randperm, per step randint, randn, Gumbel
+    # 2. one training run's draws in their order: per epoch randperm, per step randint, randn, Gumbel.
+    # The replay is checked against real training: after 2 epochs of torch_ref.train_step (top1), the
+    # generator must be in the state the replay leaves it in, so no draw is missed or added.
+    res["replayMatchesTraining"] = replay_matches_training(seeds[0])
     ts, eps, gum, first = [], [], [], []
     for seed in seeds[:2]:
         torch.manual_seed(seed)
         torch_ref.ScoreNet("top1")  # the initialisation consumes the generator first
-        for step in range(steps):
-            if step % 32 == 0:
-                perm = torch.randperm(2048)
-                first.append(perm[:64].numpy())
-            ts.append(torch.randint(0, 1000, (64,)).numpy())
-            eps.append(torch.randn(64, 3, 4, 4).numpy().ravel())
-            logits = torch.zeros(64, 4, 4)
-            gum.append((-torch.empty_like(logits).exponential_().log()).numpy().ravel())  # F.gumbel_softmax's draw
+
+        def on_step(t, e, g):
+            ts.append(t.numpy())
+            eps.append(e.numpy().ravel())
+            gum.append(g.numpy().ravel())
+        replay_draws(steps, on_perm=lambda p: first.append(p[:64].numpy().copy()), on_step=on_step)
     t = np.concatenate(ts)
     res["timesteps"] = {**describe(t, lambda x: np.clip((np.floor(x) + 1) / 1000, 0, 1)), "intendedMean": 499.5,
                         "intendedVar": (1000 ** 2 - 1) / 12, **chi2_uniform(np.bincount(t, minlength=1000))}
