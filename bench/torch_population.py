@@ -301,7 +301,7 @@ def train_model(cfg, variant, draw, seed, images, ck_path, progress_s, checkpoin
     return ema, rec
 
 
-def sample_run(cfg, variant, ema, seed, run, training_keys, label, partial_path, checkpoint_s, stop_after_step=None):
+def sample_run(cfg, variant, ema, seed, run, training_keys, label, partial_path, checkpoint_s, progress_s, stop_after_step=None):
     """One sampling run: its own seed, EMA weights, 1000 ancestral steps; counts of every metric.
     The batch in flight and the generator state are saved to `partial_path` every checkpoint_s
     seconds, and a run resumes from there."""
@@ -317,7 +317,7 @@ def sample_run(cfg, variant, ema, seed, run, training_keys, label, partial_path,
         out, start, t_next, x, seconds0 = ck["out"], ck["start"], ck["t"], ck["x"], ck["seconds"]
         torch.set_rng_state(ck["rng"])
         log(f"{label}: run {run} resumed at sample {start}, step t = {t_next}")
-    t_last_ck = time.perf_counter()
+    t_last_ck = t_last_log = time.perf_counter()
     while start < cfg["samples"]:
         b = min(cfg["sampleBatch"], cfg["samples"] - start)
         if x is None:
@@ -325,6 +325,9 @@ def sample_run(cfg, variant, ema, seed, run, training_keys, label, partial_path,
         for t in range(t_next, -1, -1):
             x = torch_ref.sample_step(model, schedule, x, t)
             now = time.perf_counter()
+            if now - t_last_log >= progress_s:
+                log(f"{label}: run {run} samples {start}-{start + b} step {T - t}/{T}, {(seconds0 + now - t0) / 60:.1f} min")
+                t_last_log = now
             if t > 0 and (now - t_last_ck >= checkpoint_s or stop_after_step == T - t):
                 save_checkpoint(partial_path, {"out": out, "start": start, "t": t - 1, "x": x, "rng": torch.get_rng_state(),
                                                "seconds": seconds0 + now - t0})
@@ -367,7 +370,8 @@ def do_model(cfg, variant, draw, seed, out, env, args):
             runs.append(json.load(open(run_path)))
             continue
         partial = os.path.join(work, f"{mid}-run{r}.partial.pt")
-        runs.append(sample_run(cfg, variant, ema, seed, r, training_keys, mid, partial, args.checkpoint_seconds, args.stop_after_sample_step))
+        runs.append(sample_run(cfg, variant, ema, seed, r, training_keys, mid, partial, args.checkpoint_seconds,
+                                args.progress_seconds, args.stop_after_sample_step))
         write_json(run_path, runs[-1])
         if os.path.exists(partial):
             os.remove(partial)
