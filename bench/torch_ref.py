@@ -27,7 +27,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-VARIANTS = ("cnn", "attention", "identity", "top1")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_model import VARIANTS as GENERATED, Ctx, block_names  # noqa: E402  (bench/_variants.py, npm run gen)
+
+# Every variant of the registry (src/variants/, generated into bench/_variants.py), the paper's first.
+VARIANTS = tuple(GENERATED)
 WHATS = ("train", "sample")
 D = 32  # token features
 T = 1000  # diffusion steps
@@ -86,36 +90,32 @@ class ScoreNet(nn.Module):
         self.conv1 = nn.Conv2d(3, D, 2, stride=2)
         self.time1 = nn.Linear(D, D)
         self.time2 = nn.Linear(D, D)
-        if variant in ("attention", "top1"):
-            self.q = nn.Linear(D, D, bias=False)
-            self.k = nn.Linear(D, D, bias=False)
-        if variant != "cnn":
-            self.v = nn.Linear(D, D, bias=False)
+        for name in block_names(variant):  # attn.wq -> self.wq, ... (the variant's attention parameters)
+            setattr(self, name, nn.Linear(D, D, bias=False))
         self.out = nn.ConvTranspose2d(D, 3, 2, stride=2)
+        self.weights_fn = GENERATED[variant]["weights"]  # the variant's attention weights, or None (cnn)
         self.last_attention = None  # [B, 4, 4], kept for inspection when requested
 
     def attention_weights(self, h, hard):
-        if self.variant == "identity":
-            q, k = h, h  # Q = K = identity (fixed)
+        """Training (hard False): a Gumbel variant draws Gumbel(0, 1) noise as F.gumbel_softmax does and
+        uses its soft form (tau 1); sampling (hard True): the argmax rule (SPEC)."""
+        if GENERATED[self.variant]["gumbel"] and not hard:
+            g = -torch.empty(h.shape[0], h.shape[1], h.shape[1], dtype=h.dtype).exponential_().log()
+            ctx = Ctx("train", g, 1.0, False)
         else:
-            q, k = self.q(h), self.k(h)
-        scores = q @ k.transpose(1, 2) / math.sqrt(D)  # [B, 4, 4]
-        if self.variant == "top1":
-            if hard:  # sampling: one-hot argmax over keys
-                return F.one_hot(scores.argmax(dim=-1), scores.shape[-1]).to(scores.dtype)
-            return F.gumbel_softmax(scores, tau=1.0, hard=False, dim=-1)  # training: soft Gumbel
-        return scores.softmax(dim=-1)
+            ctx = Ctx("argmax")
+        return self.weights_fn(self, h, lambda q, k: q @ k.transpose(1, 2) / math.sqrt(D), ctx)
 
     def forward(self, x, t, hard=False, keep_attention=False):
         b = x.shape[0]
         h = self.conv1(x).flatten(2).transpose(1, 2)  # [B, 4, 32], tokens TL, TR, BL, BR
         temb = self.time2(F.silu(self.time1(timestep_embedding(t))))  # [B, 32]
         h = F.silu(h + temb[:, None, :])
-        if self.variant != "cnn":
+        if self.weights_fn is not None:
             w = self.attention_weights(h, hard)  # [B, 4, 4]
             if keep_attention:
                 self.last_attention = w.detach()
-            h = h + w @ self.v(h)
+            h = h + w @ self.wv(h)
         h = h.transpose(1, 2).reshape(b, D, 2, 2)  # [B, 32, 2, 2]
         return self.out(h)  # [B, 3, 4, 4]
 
@@ -136,11 +136,11 @@ class TokenScoreNet(ScoreNet):
         h = self.conv1(x)  # [B, 4, 32]
         temb = self.time2(F.silu(self.time1(timestep_embedding(t))))  # [B, 32]
         h = F.silu(h + temb[:, None, :])
-        if self.variant != "cnn":
+        if self.weights_fn is not None:
             w = self.attention_weights(h, hard)
             if keep_attention:
                 self.last_attention = w.detach()
-            h = h + w @ self.v(h)
+            h = h + w @ self.wv(h)
         return self.out(h) + self.out_b.repeat(4)  # [B, 4, 12]
 
 
@@ -337,14 +337,15 @@ def check(seed, steps=200):
     distinct = len({tuple(x.flatten().tolist()) for x in data})
     report("dataset", cols_ok and key_ne_value and distinct <= 48, f"2048 images, {distinct} distinct (max 48)")
 
-    # 3. Attention rows are distributions; top1 sampling is one-hot.
-    for variant in ("attention", "identity", "top1"):
+    # 3. Attention rows are distributions; a Gumbel variant's sampling (argmax) is one-hot.
+    for variant in (v for v in VARIANTS if GENERATED[v]["weights"] is not None):
+        gumbel = GENERATED[variant]["gumbel"]
         m = ScoreNet(variant)
         x, t = data[:8], torch.randint(0, T, (8,))
-        m(x, t, hard=(variant == "top1"), keep_attention=True)
+        m(x, t, hard=gumbel, keep_attention=True)
         w = m.last_attention
         sums_ok = torch.allclose(w.sum(-1), torch.ones(8, 4), atol=1e-5)
-        onehot_ok = variant != "top1" or bool(((w == 0) | (w == 1)).all())
+        onehot_ok = not gumbel or bool(((w == 0) | (w == 1)).all())
         report(f"{variant} attention rows", sums_ok and onehot_ok, f"shape {tuple(w.shape)}")
 
     # 4. Removing the true noise recovers x0 (sampler algebra at t = 0 with eps_hat = eps).
