@@ -295,3 +295,22 @@ describe("smaller cases", () => {
     expect(snapshot(out)).toEqual(before);
   });
 });
+
+describe("a run that outlives an edit of the library", () => {
+  it("a worker started after src/ changed refuses to work, saying why", async () => {
+    const { runTasks } = await import("../src/experiment/pool");
+    const { TRAIN_TASKS } = await import("../src/experiment/tasks");
+    const { resolveConfig } = await import("../src/config");
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stamp-"));
+    const cfg = resolveConfig("smoke", { datasetSize: 128, epochs: 2 });
+    process.env.POOL_TEST_STAMP = "src a-fingerprint-of-other-code";
+    try {
+      await expect(runTasks([{ variant: "cnn", seed: 0 }, { variant: "cnn", seed: 1 }], {
+        executor: TRAIN_TASKS, context: { cfg, paths: { outDir: dir, dataDir: path.join(dir, "data") } }, workers: 2,
+      })).rejects.toThrow(/the library's code changed since this run started/);
+      expect(fs.existsSync(path.join(dir, "checkpoints")), "nothing trained").toBe(false);
+    } finally {
+      delete process.env.POOL_TEST_STAMP;
+    }
+  });
+});

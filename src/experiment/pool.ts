@@ -12,6 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Worker } from "worker_threads";
+import { BUILD_INFO_FILE, sourceFingerprint } from "../build-info";
 import type { ExperimentConfig } from "../config";
 import { onStop, StopError, stopFlagBuffer, stopHandlersInstalled, StopReason } from "./signals";
 
@@ -51,13 +52,35 @@ export function workerCount(cfg: Pick<ExperimentConfig, "workers">): number {
   return cfg.workers > 0 ? cfg.workers : Math.max(1, os.cpus().length);
 }
 
+/**
+ * What the code a thread loads is: the compiled build's record (build/build-info.json) when running
+ * compiled, else the fingerprint of src/. Worker threads load the library anew when they start, so
+ * a worker started after src/ (or build/) changed would run other code than the main thread: the
+ * worker compares its stamp with the main thread's and refuses to work (worker.ts).
+ */
+export function codeStamp(dir: string = __dirname): string {
+  const compiled = path.join(dir, "worker.js");
+  if (fs.existsSync(compiled)) {
+    let d = dir;
+    while (!fs.existsSync(path.join(d, BUILD_INFO_FILE)) && path.dirname(d) !== d) d = path.dirname(d);
+    const f = path.join(d, BUILD_INFO_FILE);
+    return fs.existsSync(f) ? `build ${(JSON.parse(fs.readFileSync(f, "utf8")) as { fingerprint: string }).fingerprint}` : "build (no record)";
+  }
+  return `src ${sourceFingerprint(path.resolve(fs.realpathSync(dir), "..", "..")).fingerprint}`;
+}
+
+/** The main thread's stamp, taken when it first starts a worker (its own code loaded by then). */
+let mainStamp: string | null = null;
+
 function spawnWorker(): Worker {
   // Compiled (build/, as the notebooks load the library): the worker's JavaScript is beside this file.
   // (Not so when tslab compiles src/ through a symlink in a notebook folder: it names its in-memory
   // output src/experiment/pool.js, but no worker.js exists there.)
   const compiled = path.join(__dirname, "worker.js");
   const stop = stopFlagBuffer(); // stop requests reach the workers through this shared flag (signals.ts)
-  if (fs.existsSync(compiled)) return new Worker(compiled, { workerData: { stop } });
+  mainStamp ??= process.env.POOL_TEST_STAMP || codeStamp(); // POOL_TEST_STAMP: tests stand in for an edited src/
+  const stamp = mainStamp;
+  if (fs.existsSync(compiled)) return new Worker(compiled, { workerData: { stop, stamp } });
   // From the TypeScript sources (CLI, tests): ts-node compiles the worker; type checking already
   // happened in the parent's build. realpath: through a symlink to src/, __dirname is the link.
   const here = fs.realpathSync(__dirname);
@@ -67,7 +90,7 @@ function spawnWorker(): Worker {
     const { workerData } = require("worker_threads");
     require(require.resolve("ts-node", { paths: [workerData.root] })).register({ transpileOnly: true, project: workerData.root + "/tsconfig.json" });
     require(workerData.entry);`;
-  return new Worker(boot, { eval: true, workerData: { entry, root, stop } });
+  return new Worker(boot, { eval: true, workerData: { entry, root, stop, stamp } });
 }
 
 export interface RunTasksOptions<T, C, R> {

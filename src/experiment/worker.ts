@@ -7,12 +7,19 @@
  */
 import { parentPort, workerData } from "worker_threads";
 import { initBackend } from "../backend";
-import type { Executor, TaskMessage, WorkerEvent } from "./pool";
+import { codeStamp, Executor, TaskMessage, WorkerEvent } from "./pool";
 import { adoptStopFlag, StopError } from "./signals";
 
 if (!parentPort) throw new Error("experiment/worker.ts must run in a worker thread");
 const port = parentPort;
-adoptStopFlag((workerData as { stop?: SharedArrayBuffer } | null)?.stop); // stop requests of the main thread
+const data = workerData as { stop?: SharedArrayBuffer; stamp?: string } | null;
+adoptStopFlag(data?.stop); // stop requests of the main thread
+// The code this worker loaded must be the main thread's: a run that outlives an edit of src/ (or a
+// rebuild) would otherwise mix two versions of the library in one result.
+const mine = codeStamp();
+const mismatch = data?.stamp && data.stamp !== mine
+  ? `the library's code changed since this run started (${data.stamp.slice(0, 20)} then, ${mine.slice(0, 20)} now): a worker started now would run other code than the rest of the run; stop it and run the same command again (finished work is kept)`
+  : null;
 const ready = initBackend();
 const executors = new Map<string, Executor<unknown, unknown, unknown>>();
 
@@ -31,6 +38,7 @@ function executorOf(module: string, name: string): Executor<unknown, unknown, un
 port.on("message", async (msg: TaskMessage) => {
   const post = (e: WorkerEvent) => port.postMessage(e);
   try {
+    if (mismatch) throw new Error(mismatch);
     await ready;
     const result = executorOf(msg.module, msg.name).execute(msg.task, msg.context, (done, total, note) => post({ type: "progress", id: msg.id, done, total, note }));
     post({ type: "result", id: msg.id, result });

@@ -33,6 +33,7 @@ import { runPhase } from "../experiment/phase";
 import { Executor, workerCount } from "../experiment/pool";
 import { assembleResults, ExperimentResults, planExperiment, writeResults } from "../experiment/run";
 import { checkpointPath, ExperimentContext, Paths, sampleTask, SampleTask, SampleTaskResult, trainTask, TrainTask, TrainTaskResult } from "../experiment/tasks";
+import { readCheckpoint } from "../train/checkpoint";
 import { libraryVersion } from "../version";
 import { Axis, Cell, ConfigValue, referenceValue } from "./grid";
 import { cellDifferences, CellRuns, cellSummaries, longTable } from "./summary";
@@ -123,8 +124,18 @@ async function runLocked(o: SweepOptions, checkpointDir: string): Promise<SweepR
   }));
   const trainTasks = [...byCheckpoint.values()];
   const sampleTasks: CellTask<SampleTask>[] = plans.flatMap((p, cell) => p.sampleTasks.map((t) => ({ ...t, cell })));
-  // One bar over the sweep: an epoch ~ 32 steps ~ 10 ms, a sampling run ~ samples x 1000 steps ~ samples ms.
-  const trainWeight = (t: CellTask<TrainTask>) => epochsFor(contexts[t.cell].cfg, t.variant) * 10;
+  // One bar over the sweep: an epoch ~ 32 steps ~ 10 ms, a sampling run ~ samples x 1000 steps ~ samples ms;
+  // a model whose finished checkpoint is there costs nothing (so the bar and its ETA follow the real work).
+  const finished = (t: CellTask<TrainTask>) => {
+    try {
+      const b = readCheckpoint(checkpointPath(contexts[t.cell].paths, contexts[t.cell].cfg, t.variant, t.seed));
+      return b.step >= b.totalSteps;
+    } catch {
+      return false; // absent, or refused later by the task itself with its message
+    }
+  };
+  const done = new Set(trainTasks.filter(finished));
+  const trainWeight = (t: CellTask<TrainTask>) => (done.has(t) ? 1 : epochsFor(contexts[t.cell].cfg, t.variant) * 10);
   const sampleWeight = (t: CellTask<SampleTask>) => contexts[t.cell].cfg.samples;
   const wTrain = trainTasks.reduce((a, t) => a + trainWeight(t), 0);
   const wSample = sampleTasks.reduce((a, t) => a + sampleWeight(t), 0);
