@@ -38,9 +38,14 @@ export function retableDir(inDir: string, outDir: string, o: { inPlace?: boolean
     meta: { ...r.meta, retabled: { from: src, at: new Date().toISOString(), command: o.command ?? null } },
     cfg: r.config, variants, dataset: r.dataset, training, runs,
   });
+  // config.json goes with the tables (written as one set): the input's, in today's config keys
+  const cfgFile = path.join(src, "config.json");
+  const config = fs.existsSync(cfgFile)
+    ? (() => { const c = JSON.parse(fs.readFileSync(cfgFile, "utf8")) as Record<string, unknown>; return { ...c, config: r.config }; })()
+    : { profile: r.meta?.profile ?? null, variants, config: r.config };
   withOutputLockSync(dst, o.command ?? `retable ${src}`, () => {
     fs.mkdirSync(dst, { recursive: true });
-    writeResults(dst, results);
+    writeResults(dst, results, config);
   });
   return results;
 }
