@@ -1,0 +1,41 @@
+/**
+ * A finished sweep as one compact Markdown table for a README: a row per variant and cell, with the
+ * functional consistency (mean over models, its 95 % CI, the one-model 95 % PI) and the paired
+ * difference from the reference cell of the swept key (t-interval over shared dataset draws).
+ * Numbers come from the sweep's own tables (sweep.json and the cells' results), nothing is typed in.
+ *
+ *   npx ts-node --transpile-only scripts/sweep-table.ts DIR [DIR ...]
+ */
+import { referenceValue } from "../src/sweep/grid";
+import { loadSweep } from "../src/sweep/load";
+import { cellRunsOf } from "../src/sweep/run";
+import { cellDifferences, cellSummaries } from "../src/sweep/summary";
+
+const pct = (x: number) => (100 * x).toFixed(1);
+const iv = (c: [number, number] | null) => (c ? `[${pct(c[0])}, ${pct(c[1])}]` : "-");
+
+function main(dirs: string[]): void {
+  if (dirs.length === 0 || dirs.includes("--help")) {
+    console.log("usage: scripts/sweep-table.ts DIR [DIR ...]   (finished sweep folders)");
+    return;
+  }
+  for (const dir of dirs) {
+    const s = loadSweep(dir);
+    const runs = cellRunsOf(s.cells);
+    const sums = cellSummaries(runs);
+    const diffs = cellDifferences(runs, s.axes, (a) => referenceValue(s.profile, a));
+    const keys = s.axes.map((a) => a.key);
+    console.log(`\n${dir}: ${s.meta.command ?? ""}\n`);
+    console.log(`| variant | ${keys.join(" | ")} | models | functional % [95 % CI] | 95 % PI, one model | difference from the reference (points) [95 % CI, draws] |`);
+    console.log(`| --- | ${keys.map(() => "---").join(" | ")} | --- | --- | --- | --- |`);
+    for (const v of s.variants) {
+      for (const c of sums.filter((x) => x.variant === v)) {
+        const d = diffs.filter((x) => x.variant === v && x.cell === c.cell);
+        const dtext = d.length === 0 ? "reference" : d.map((x) => `${(100 * x.diff).toFixed(1)} [${(100 * x.ci95[0]).toFixed(1)}, ${(100 * x.ci95[1]).toFixed(1)}, ${x.draws}]`).join("; ");
+        console.log(`| ${v} | ${keys.map((k) => String(c.values[k])).join(" | ")} | ${c.models} | ${pct(c.mean)} ${iv(c.meanCi)} | ${iv(c.pi)} | ${dtext} |`);
+      }
+    }
+  }
+}
+
+main(process.argv.slice(2));
