@@ -13,6 +13,10 @@ import * as path from "path";
 import { retableDir } from "../src/experiment/retable";
 
 function main(argv: string[]): void {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log("usage: npx ts-node --transpile-only scripts/retable.ts (--out OUT | --in-place) DIR [DIR ...]   (each DIR holds a results.json)");
+    return;
+  }
   let out: string | null = null;
   let inPlace = false;
   const dirs: string[] = [];

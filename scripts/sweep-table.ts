@@ -15,10 +15,13 @@ const pct = (x: number) => (100 * x).toFixed(1);
 const iv = (c: [number, number] | null) => (c ? `[${pct(c[0])}, ${pct(c[1])}]` : "-");
 
 function main(dirs: string[]): void {
-  if (dirs.length === 0 || dirs.includes("--help")) {
-    console.log("usage: scripts/sweep-table.ts DIR [DIR ...]   (finished sweep folders)");
+  if (dirs.includes("--help") || dirs.includes("-h")) {
+    console.log("usage: npx ts-node --transpile-only scripts/sweep-table.ts DIR [DIR ...]   (finished sweep folders)");
     return;
   }
+  const flag = dirs.find((d) => d.startsWith("-"));
+  if (flag) throw new Error(`unknown flag '${flag}' (usage: scripts/sweep-table.ts DIR [DIR ...])`);
+  if (dirs.length === 0) throw new Error("usage: scripts/sweep-table.ts DIR [DIR ...]   (finished sweep folders)");
   for (const dir of dirs) {
     const s = loadSweep(dir);
     const runs = cellRunsOf(s.cells);
@@ -38,4 +41,9 @@ function main(dirs: string[]): void {
   }
 }
 
-main(process.argv.slice(2));
+try {
+  main(process.argv.slice(2));
+} catch (e) {
+  console.error(`error: ${(e as Error).message}`);
+  process.exit(1);
+}

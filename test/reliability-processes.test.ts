@@ -260,12 +260,14 @@ describe("8. the notebook server", { timeout: 300_000 }, () => {
 });
 
 describe("entry points: --help answers, an unknown flag is an error before any work", { timeout: 300_000 }, () => {
-  it("experiment, merge, theory, discriminate, bench, publish-results, sample-range, torch-agreement, pipeline, notebook", async () => {
+  it("experiment, sweep, merge, theory, discriminate, bench, the scripts, pipeline, notebook", async () => {
     const ts = (file: string) => [TS_NODE, ["--transpile-only", file]] as const;
     const entries: [string, string, string[]][] = [
       ["experiment", ...ts("src/cli/experiment.ts")], ["merge", ...ts("src/cli/merge.ts")], ["theory", ...ts("src/cli/theory.ts")],
       ["discriminate", ...ts("src/cli/discriminate.ts")], ["bench", ...ts("bench/bench.ts")], ["publish-results", ...ts("scripts/publish-results.ts")],
       ["sample-range", ...ts("scripts/sample-range.ts")], ["torch-agreement", ...ts("scripts/torch-agreement.ts")],
+      ["sweep", ...ts("src/cli/sweep.ts")], ["publish-sweep", ...ts("scripts/publish-sweep.ts")], ["sweep-table", ...ts("scripts/sweep-table.ts")],
+      ["retable", ...ts("scripts/retable.ts")], ["headline-figure", ...ts("scripts/headline-figure.ts")], ["gen", ...ts("scripts/gen.ts")],
       ["pipeline", "bash", ["scripts/pipeline.sh"]], ["notebook", "bash", ["scripts/notebook.sh"]],
     ].map(([n, c, a]) => [n as string, c as string, [...(a as readonly string[])]]);
     const out = tmp();

@@ -54,6 +54,9 @@ export function parseSweepArgs(argv: string[]): SweepArgs {
       rest.push(flag);
       continue;
     }
+    if (!["variant", "profile", "out", "data", "seeds", "runs", "checkpoints", "figures"].includes(name) && !(name in DEFAULT_CONFIG)) {
+      throw new Error(`unknown flag --${name} (flags: --variant, --profile, --out, --data, --seeds, --runs, --checkpoints, --figures, or a config key)`);
+    }
     if (seen.has(name)) throw new Error(`sweep: --${name} is given twice; give it once (a list of values: --${name} a,b,c)`);
     seen.add(name);
     if (value === undefined) throw new Error(`flag --${name} needs a value`);
