@@ -1,8 +1,8 @@
 /**
  * An experiment end to end: dataset -> train every (variant, seed) -> sample every run ->
  * metrics -> Table 1, written atomically as results.json, results.csv, table1.csv/.md and
- * config.json in the output folder -> (config key `theory`) the theory phase, theory.json and
- * theory-discrimination.json. The CLI and the notebooks call this (or its pieces).
+ * config.json in the output folder -> (config key `theory`) the theory phase, theory.json. The CLI
+ * and the notebooks call this (or its pieces).
  */
 import * as os from "os";
 import * as path from "path";
@@ -16,12 +16,12 @@ import { MetricValues } from "../eval/metrics";
 import { baselineSummary, compareVariants, ModelSummary, nonFiniteNote, RunMetrics, summarizeRuns, table1Markdown, table1Rows, toCsv, VariantComparison } from "../eval/report";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic";
 import { Variant } from "../model/variants";
-import { computeTheory, DiscriminationPart, experimentTheoryRequest, TheoryPart } from "../theory/theoryPhase";
 import { libraryVersion } from "../version";
 import { withOutputLock } from "./lock";
 import { protocolModel, runsFor, selectModels, studyModels } from "./models";
 import { runPhase } from "./phase";
 import { workerCount } from "./pool";
+import { computeTheory, experimentTheoryRequest, TheoryRequest } from "./theory-phase";
 import { Paths, SAMPLE_TASKS, SampleTask, SampleTaskResult, storedRun, TRAIN_TASKS, TrainTask, TrainTaskResult } from "./tasks";
 
 export interface ExperimentOptions {
@@ -42,7 +42,7 @@ export interface ExperimentOptions {
   /** Where progress lines go (default: a bar on a terminal, else a line every 10 s). */
   progressWrite?: (line: string, final: boolean) => void;
   /** What the theory phase computes (default `experimentTheoryRequest`: notebook 09's defaults). */
-  theoryRequest?: { theory: TheoryPart | null; discrimination: DiscriminationPart | null };
+  theoryRequest?: TheoryRequest;
 }
 
 export interface ExperimentResults {
@@ -125,8 +125,8 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
   });
   writeResults(paths.outDir, results);
 
-  // 5. theory: score machines beside the trained models (theory.json, theory-discrimination.json),
-  //    its units over the same pool and cached in theory/ (notebook 09 loads the two files)
+  // 5. theory: the derivation checks and score machines beside the trained models (theory.json),
+  //    its units over the same pool and cached in theory/ (notebook 09 loads the file)
   if (!cfg.theory) log("theory phase: off (config key theory = false)");
   else if (o.seeds || o.runs) log("theory phase: skipped, this run is a slice of the study (--seeds/--runs range); run the whole study or notebook 09 for it");
   else {
@@ -134,7 +134,7 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
       cfg, paths, ...(o.theoryRequest ?? experimentTheoryRequest(cfg, variants)), workers, label: `${o.profile} theory`, progressWrite: o.progressWrite, log,
       command: o.command ?? `runExperiment (${o.profile})`,
     });
-    log(`theory phase: wrote theory.json and theory-discrimination.json (${t.computed} unit(s) computed, ${t.reused} reused; ${t.seconds.toFixed(0)} s)`);
+    log(`theory phase: wrote theory.json (${t.computed} unit(s) computed, ${t.reused} reused; ${t.seconds.toFixed(0)} s)`);
   }
   return results;
 }

@@ -1,16 +1,16 @@
 /**
  * Plotly figures (plain `{data, layout}` JSON) for the score-machine comparison of
- * `runTheory` (theory.json): r^2 against t per trained variant, median Pearson r of final images,
+ * the machines part of theory.json: r^2 against t per trained variant, median Pearson r of final images,
  * and the `functional` consistency of machines beside trained models.
  */
 import { variantColour } from "../model/variants";
 import { PlotlyFigure } from "../plot/plotly";
 import { MACHINE_LABELS, MachineName } from "./machines";
-import { TheoryResults, VariantComparison } from "./runTheory";
+import { VariantComparison } from "./machine-runs";
 
 const COLOURS: Record<string, string> = {
   local: "#1f77b4", equivariant: "#2ca02c", ideal: "#7f7f7f", attention: "#d62728", top1Optimal: "#ff7f0e",
-  trivial: "#bcbd22", gaussianPixel: "#17becf", gaussianFull: "#8c564b",
+  pair: "#9467bd", pairTop1: "#e377c2", trivial: "#bcbd22", gaussianPixel: "#17becf", gaussianShared: "#aec7e8", gaussianFull: "#8c564b",
 };
 const VARIANT_COLOURS: Readonly<Record<string, string>> = new Proxy({} as Record<string, string>, {
   get: (_, k) => (typeof k === "string" ? variantColour(k) : undefined),
@@ -61,7 +61,7 @@ export function r2VsTFigure(c: VariantComparison, o: R2FigureOptions = {}): Plot
 }
 
 /** One machine against every trained variant: r^2 vs t, one line per variant. */
-export function r2ByVariantFigure(results: Pick<TheoryResults, "comparisons">, machine: MachineName, o: R2FigureOptions = {}): PlotlyFigure {
+export function r2ByVariantFigure(results: { comparisons: VariantComparison[] }, machine: MachineName, o: R2FigureOptions = {}): PlotlyFigure {
   const measure = o.measure ?? "r2";
   const data = results.comparisons.filter((c) => c[measure][machine]).map((c) => ({
     type: "scatter", mode: "lines", name: `${c.variant} (seed ${c.seed})`,
@@ -79,7 +79,7 @@ export function r2ByVariantFigure(results: Pick<TheoryResults, "comparisons">, m
 }
 
 /** Median Pearson r (bars) with the interquartile range (error bars) of final images from the same noise. */
-export function pearsonFigure(results: Pick<TheoryResults, "comparisons">, o: { width?: number; height?: number } = {}): PlotlyFigure {
+export function pearsonFigure(results: { comparisons: VariantComparison[] }, o: { width?: number; height?: number } = {}): PlotlyFigure {
   const variants = results.comparisons.map((c) => c.variant);
   const machines = [...new Set(results.comparisons.flatMap((c) => Object.keys(c.pearson)))];
   const data = machines.map((m) => {
@@ -125,7 +125,7 @@ export function consistencyFigure(rows: Record<string, string | number>[], o: { 
 }
 
 /**
- * The continuous top-1 toy (derivationsTop1Continuous.ts): the exact optimum g~(Phi) beside Eq. 32 as
+ * The continuous top-1 toy (derivations-top1-continuous.ts): the exact optimum g~(Phi) beside Eq. 32 as
  * printed and the corrected closed form, on the part of the grid where the occurrence density is
  * above 1e-4 of its maximum.
  */

@@ -1,31 +1,21 @@
 /**
- * Score machines beside the trained models, end to end: sample every machine with the trained
- * models' sampler, seeds and sample counts and score them with every SPEC metric (Table-1 rows);
- * compare machines with each trained variant along its own trajectories (r^2 vs t) and on final
- * images from the same noise (median Pearson r); add the derivation checks; write
- * `<outDir>/theory.json` atomically. The pieces are here; `runTheory` runs them as the cached units
- * of `theoryPhase.ts` (as the experiment's theory phase and notebooks/09_score_machines.ipynb do).
+ * Score machines beside trained models, the pieces: sample a machine with the trained models'
+ * sampler, seeds and sample counts and score it with every SPEC metric (Table-1 rows); compare
+ * machines with a trained network along its own trajectories (r^2 vs t) and on final images from
+ * the same noise (median Pearson r). Pure functions of a config, a machine and (for comparisons) a
+ * network given as an EpsModel: the experiment runner (src/experiment/theory-phase.ts) loads the
+ * checkpoints, caches the work as units and writes theory.json.
  */
-import * as fs from "fs";
-import * as path from "path";
-import * as tf from "@tensorflow/tfjs-core";
 import { ExperimentConfig } from "../config";
 import { EpsModel, sampleTokens } from "../ddpm/sampler";
 import { Schedule } from "../ddpm/schedule";
 import { evaluateTokens, METRIC_NAMES, MetricName, MetricValues } from "../eval/metrics";
 import { ModelSummary, table1Rows } from "../eval/report";
 import { summarize, Summary } from "../eval/stats";
-import { checkpointPath, checkpointRequest, OnProgress, Paths } from "../experiment/tasks";
-import { networkEpsModel } from "../model/eps-model";
-import { disposeParams, packedLayout, unpackTensors } from "../model/packed";
 import { Variant } from "../model/variants";
 import { Rng } from "../rng";
-import { checkpointTensor, readCheckpoint, readFinishedCheckpoint } from "../train/checkpoint";
-import { libraryVersion } from "../version";
 import { compareAlongTrajectory, compareOnForwardProcess, perSamplePearson, perSampleR2, quantile, quoteTimesteps } from "./compare";
-import { CheckResult } from "./derivationsCheck";
-import type { TheoryIdentity } from "./theoryPhase";
-import { MachineName, MachineOptions, machineEpsModel, ScoreMachine, THEORY_MACHINES } from "./machines";
+import { MachineName, machineEpsModel, ScoreMachine, THEORY_MACHINES } from "./machines";
 
 /** One sampling run of a machine, scored like a trained model's run (model = "machine:<name>"). */
 export interface MachineRunMetrics {
@@ -65,86 +55,8 @@ export interface VariantComparison {
   finalR2Median: Record<string, number>;
 }
 
-export interface TheoryResults {
-  meta: Record<string, unknown>;
-  config: ExperimentConfig;
-  machineOptions: Required<MachineOptions>;
-  machines: { name: MachineName; model: string; label: string }[];
-  runs: MachineRunMetrics[];
-  /** Same columns as the experiment's Table 1 (src/eval/report.ts table1Rows). */
-  table1: Record<string, string | number>[];
-  table1Markdown: string;
-  comparisons: VariantComparison[];
-  skipped: { variant: Variant; reason: string }[];
-  derivations: CheckResult[];
-  /** What was asked and the weights it was computed from, checked before the file is reused (theoryPhase.ts). */
-  identity?: TheoryIdentity;
-}
-
-export interface TheoryOptions {
-  cfg: ExperimentConfig;
-  paths: Paths;
-  /**
-   * Trained variants to compare with (their checkpoints come from `checkpointPath(paths, ...)` and
-   * must have been trained on draw `cfg.datasetSeed`, the draw the machines are built from; for
-   * several draws and seeds use `runDiscrimination` in discriminate.ts).
-   */
-  variants: readonly Variant[];
-  /** Training seed of the compared checkpoints (default cfg.seed). */
-  seed?: number;
-  /** Weights of the compared networks (default: EMA when cfg.useEma). */
-  weights?: "ema" | "raw";
-  /** Machines to sample and compare (default THEORY_MACHINES). */
-  machines?: readonly MachineName[];
-  machineOptions?: MachineOptions;
-  /** Trajectories (and final images) per comparison; >= 100 for a meaningful median (default 200). */
-  compareSamples?: number;
-  /** A missing or unfinished checkpoint: "train" it (trainTask), "skip" the variant (recorded), or throw. */
-  missing?: "train" | "skip" | "error";
-  /** Run `runAllDerivationChecks()` and include the results (default true). */
-  derivations?: boolean;
-  /** Output file (default `<paths.outDir>/theory.json`); null writes nothing. */
-  outFile?: string | null;
-  /** Worker threads for the units (default 1: this thread, in order). */
-  workers?: number;
-  onProgress?: OnProgress;
-  log?: (line: string) => void;
-}
-
-/** libraryVersion(), also inside tslab, where __dirname may run through a symlink to src/. */
-export function versionOf(): string {
-  try {
-    return libraryVersion();
-  } catch {
-    return (JSON.parse(fs.readFileSync(path.join(fs.realpathSync(__dirname), "..", "..", "package.json"), "utf8")) as { version: string }).version;
-  }
-}
-
 /** Machine name as a Table-1 model name. */
 export const machineModelName = (m: MachineName): string => `machine:${m}`;
-
-/** Load a finished checkpoint's network as an EpsModel; call `dispose` when done. */
-export function loadNetworkEpsModel(file: string, variant: Variant, weights: "ema" | "raw"): { model: EpsModel; dispose: () => void } {
-  const ck = readCheckpoint(file);
-  if (ck.variant !== variant) throw new Error(`checkpoint ${file} holds variant '${ck.variant}', expected '${variant}'`);
-  if (ck.step < ck.totalSteps) throw new Error(`checkpoint ${file} is unfinished (step ${ck.step} of ${ck.totalSteps})`);
-  const theta = tf.tensor1d(checkpointTensor(ck, weights === "ema" ? "ema" : "theta", file));
-  const params = unpackTensors(packedLayout(variant), theta);
-  return { model: networkEpsModel(params, variant), dispose: () => { disposeParams(params); theta.dispose(); } };
-}
-
-/**
- * The trained model (variant, seed) of the study `cfg`, from its checkpoint (`checkpointPath`),
- * checked to be that model and finished (`readFinishedCheckpoint`); with the dataset draw it was
- * trained on. Call `dispose` when done.
- */
-export function loadTrainedNetwork(cfg: ExperimentConfig, paths: Paths, variant: Variant, seed: number, weights: "ema" | "raw"): { model: EpsModel; dispose: () => void; file: string; dataSeed: number } {
-  const file = checkpointPath(paths, cfg, variant, seed);
-  const ck = readFinishedCheckpoint(file, checkpointRequest(cfg, variant, seed));
-  const theta = tf.tensor1d(checkpointTensor(ck, weights === "ema" ? "ema" : "theta", file));
-  const params = unpackTensors(packedLayout(variant), theta);
-  return { model: networkEpsModel(params, variant), dispose: () => { disposeParams(params); theta.dispose(); }, file, dataSeed: ck.dataSeed };
-}
 
 /** The sampling generator of run `run`, exactly as the trained models' sampleTask uses it. */
 export const sampleRng = (cfg: ExperimentConfig, run: number): Rng => new Rng(cfg.sampleSeed + run).split("sample");
@@ -213,19 +125,4 @@ export function finishComparison(c: NetworkComparison, machineFinals: Record<str
   }
   const { finalTokens: _f, ...rest } = c;
   return { ...rest, pearson, finalR2Median };
-}
-
-/**
- * Run everything and write theory.json (see module comment): the units of `src/theory/theoryPhase.ts`
- * (machine runs, machine finals, one comparison per variant), computed in this thread unless
- * `workers` > 1, each cached in `<outDir>/theory/` and reused when its identity matches.
- */
-export async function runTheory(o: TheoryOptions): Promise<TheoryResults> {
-  const { computeTheory, theoryPart } = await import("./theoryPhase"); // lazy: theoryPhase imports this module
-  const r = await computeTheory({
-    cfg: o.cfg, paths: o.paths, workers: o.workers ?? 1, log: o.log, onProgress: o.onProgress,
-    theory: theoryPart(o.cfg, { variants: o.variants, seed: o.seed, weights: o.weights, machines: o.machines, machineOptions: o.machineOptions, compareSamples: o.compareSamples, missing: o.missing }),
-    derivations: o.derivations, theoryFile: o.outFile,
-  });
-  return r.theory!;
 }
