@@ -16,6 +16,7 @@ import { ddpmStep, makeSchedule } from "../src/ddpm/schedule";
 import { trainTask } from "../src/experiment/tasks";
 import { Rng } from "../src/rng";
 import { bandsFor, forwardBands } from "../src/theory/bands";
+import { flatFromTensorModel } from "../src/theory/compare";
 import { tokenMoments } from "../src/theory/baselines";
 import { pairedBootstrap } from "../src/theory/bootstrap";
 import { runDiscrimination } from "../src/experiment/theory-phase";
@@ -145,7 +146,7 @@ describe("banded r^2", () => {
   it("a machine as the network: r^2 = 1 in every band against itself; shares sum to 1; pairwise is finite and < 1 between different machines", () => {
     const S100 = makeSchedule({ steps: 100, betaStart: 1e-3, betaEnd: 0.2 });
     const eq = makeMachine("equivariant", tokens, S100), att = makeMachine("attention", tokens, S100), triv = makeMachine("trivial", tokens, S100);
-    const f = forwardBands({ model: machineEpsModel(eq), predictors: [eq, att, triv], schedule: S100, tokens, n: 30, rng: new Rng(5), bands: bandsFor(100) });
+    const f = forwardBands({ model: flatFromTensorModel(machineEpsModel(eq)), predictors: [eq, att, triv], schedule: S100, tokens, n: 30, rng: new Rng(5), bands: bandsFor(100) });
     for (const v of f.vsNetwork!.r2.equivariant) expect(v).toBeGreaterThan(1 - 1e-6); // float32 round trip through tfjs
     expect(f.vsNetwork!.pooled.equivariant).toBeGreaterThan(1 - 1e-6);
     expect(f.vsNetwork!.weightShare.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);

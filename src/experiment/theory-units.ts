@@ -27,20 +27,21 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as tf from "@tensorflow/tfjs-core";
 import { ExperimentConfig } from "../config";
 import { datasetImageKeys, datasetImages } from "../data/dataset";
 import { imagesToTokens } from "../data/layout";
 import { loadOrCreateDataset } from "../data/store";
 import { writeFileAtomic } from "../io/atomic";
-import { networkEpsModel } from "../model/eps-model";
-import { disposeParams, packedLayout, unpackTensors } from "../model/packed";
+import { samplerForm } from "../ddpm/sampler-forms";
+import { kernelMachine } from "../kernels/machine-kernel";
+import { samplesWithGumbel, wasmNetwork, wasmSampleTokens } from "../kernels/sample-kernel";
+import { packedLayout, unpackArrays } from "../model/packed";
 import { Variant } from "../model/variants";
 import { runAllDerivationChecks } from "../theory/derivations";
 import { CheckResult } from "../theory/derivations-check";
 import { DISCRIMINATION_DEFAULTS, DiscriminationSettings, drawForward, DrawWork, machineFinals, ModelNetworkWork, networkBands, scheduleOf, TrainedNetwork } from "../theory/discriminate";
 import { compareNetwork, machineRun, MachineRunMetrics, NetworkComparison, sampleRng } from "../theory/machine-runs";
-import { MACHINE_DEFAULTS, MachineName, MachineOptions, makeMachine } from "../theory/machines";
+import { MACHINE_DEFAULTS, MachineName, MachineOptions } from "../theory/machines";
 import { checkpointTensor, readFinishedCheckpoint } from "../train/checkpoint";
 import { libraryVersion } from "../version";
 import { dataSeedOf } from "./models";
@@ -97,14 +98,19 @@ export function versionOf(): string {
  * checked to be that model and finished (`readFinishedCheckpoint`); with the dataset draw it was
  * trained on. Call `dispose` when done.
  */
-export function loadTrainedNetwork(cfg: ExperimentConfig, paths: Paths, variant: Variant, seed: number, weights: "ema" | "raw"): TrainedNetwork & { dispose: () => void; file: string } {
+export function loadTrainedNetwork(cfg: ExperimentConfig, paths: Paths, variant: Variant, seed: number, weights: "ema" | "raw"): TrainedNetwork & { file: string } {
+  if (samplesWithGumbel(variant, cfg.top1Sampling)) {
+    throw new Error(`the theory phase compares networks under the argmax rule; ${variant} is sampled with top1Sampling '${cfg.top1Sampling}' (set it to argmax for the theory phase)`);
+  }
   const file = checkpointPath(paths, cfg, variant, seed);
   const ck = readFinishedCheckpoint(file, checkpointRequest(cfg, variant, seed));
-  const theta = tf.tensor1d(checkpointTensor(ck, weights === "ema" ? "ema" : "theta", file));
-  const params = unpackTensors(packedLayout(variant), theta);
+  const params = unpackArrays(packedLayout(variant), checkpointTensor(ck, weights === "ema" ? "ema" : "theta", file));
+  const net = wasmNetwork(params, variant);
+  const s = scheduleOf(cfg);
   return {
     variant, seed, dataSeed: ck.dataSeed, checkpoint: path.relative(paths.outDir, file), file,
-    model: networkEpsModel(params, variant), dispose: () => { disposeParams(params); theta.dispose(); },
+    eps: (x, t) => net.eps(x, t),
+    sample: (o) => wasmSampleTokens(params, variant, s, { n: o.n, batch: o.n, rng: o.rng, noise: "wasm", form: samplerForm(o.form), onStep: o.onStep }),
   };
 }
 
@@ -248,8 +254,8 @@ export function computeUnit(cfg: ExperimentConfig, p: Paths, u: TheoryUnit, onPr
   switch (u.kind) {
     case "machine-run": {
       const { tokens, keys } = drawData(cfg, p, u.dataSeed);
-      const m = makeMachine(u.machine, tokens, s, { ...MACHINE_DEFAULTS, ...u.options });
-      return machineRun(cfg, m, s, keys, u.run, every(`machine:${u.machine} run ${u.run}`));
+      const m = kernelMachine(u.machine, tokens, s, { ...MACHINE_DEFAULTS, ...u.options });
+      return machineRun(cfg, m, keys, u.run, every(`machine:${u.machine} run ${u.run}`));
     }
     case "machine-finals":
       return { finals: machineFinals(cfg, drawData(cfg, p, u.dataSeed).tokens, u.machine, u.options, u.n, every(`machine:${u.machine} final images`)) };
@@ -257,23 +263,15 @@ export function computeUnit(cfg: ExperimentConfig, p: Paths, u: TheoryUnit, onPr
       return drawForward(cfg, drawData(cfg, p, u.dataSeed).tokens, u.dataSeed, settings(u), every(`draw ${u.dataSeed}: predictors on the forward process`));
     case "network-compare": {
       const net = loadTrainedNetwork(cfg, p, u.variant, u.seed, u.weights);
-      try {
-        const { tokens } = drawData(cfg, p, net.dataSeed);
-        const machines = u.machines.map((n) => makeMachine(n, tokens, s, u.options));
-        const c = compareNetwork({ model: net.model, machines, tokens, schedule: s, rng: sampleRng(cfg, 0), n: u.n, onStep: every(`compare ${u.variant} seed ${u.seed}`) });
-        return { ...c, dataSeed: net.dataSeed, checkpoint: net.checkpoint };
-      } finally {
-        net.dispose();
-      }
+      const { tokens } = drawData(cfg, p, net.dataSeed);
+      const machines = u.machines.map((n) => kernelMachine(n, tokens, s, u.options));
+      const c = compareNetwork({ model: net.eps, machines, tokens, schedule: s, rng: sampleRng(cfg, 0), n: u.n, form: cfg.sampler, onStep: every(`compare ${u.variant} seed ${u.seed}`) });
+      return { ...c, dataSeed: net.dataSeed, checkpoint: net.checkpoint };
     }
     case "network-bands": {
       const net = loadTrainedNetwork(cfg, p, u.variant, u.seed, u.weights);
-      try {
-        const w = networkBands(cfg, net, drawData(cfg, p, net.dataSeed).tokens, settings(u, u.weights), (d, t, note) => every(note)(d, t));
-        return { ...w, finals: Float32Array.from(w.finals) };
-      } finally {
-        net.dispose();
-      }
+      const w = networkBands(cfg, net, drawData(cfg, p, net.dataSeed).tokens, settings(u, u.weights), (d, t, note) => every(note)(d, t));
+      return { ...w, finals: Float32Array.from(w.finals) };
     }
     case "derivations":
       return runAllDerivationChecks();

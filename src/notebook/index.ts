@@ -56,5 +56,13 @@ export { discriminationSettings } from "../theory/discriminate";
 export {
   bandedR2Figure, bandedTable, differencesTable, pairwiseTable, pearsonTable, REPORT_PAIRS, sweepTable,
 } from "../theory/comparison-report";
-export { consistencyFigure, continuousTop1Figure, pearsonFigure, r2ByVariantFigure, r2VsTFigure } from "../theory/figures";
+export {
+  consistencyFigure, continuousTop1Figure, pearsonFigure, predictionIntervalFigure, r2ByVariantFigure, r2VsTFigure, valueMapFigure,
+} from "../theory/figures";
+export { INDEPENDENCE_SCENARIOS, makeIndependenceToy, valueMapResult } from "../theory/independence";
+export { blockProductConsistency, pairToyTokens } from "../theory/pair-checks";
 export { loadOrComputeTheory, theoryPart } from "../experiment/theory-phase";
+export type { TheoryResults } from "../experiment/theory-phase";
+export {
+  consistencyRows, machinesInPredictionIntervals, predictionIntervalMarkdown, theoryNotebookRequest, theoryResults, trainedResults,
+} from "./theory";

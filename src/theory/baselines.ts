@@ -159,3 +159,44 @@ export function gaussianMachine(kind: "gaussianPixel" | "gaussianShared" | "gaus
     return out;
   });
 }
+
+/**
+ * Eigen-decomposition of a symmetric matrix [n, n] (cyclic Jacobi, float64): A = U diag(values) U^T,
+ * U's column i (U[r * n + i]) the eigenvector of values[i]. The Gaussian baselines of the fused
+ * kernel (src/kernels/machine-kernel.ts) use it: E[x0 | x_t] = mu + U diag(a l / (a^2 l + s^2)) U^T (x_t - a mu).
+ */
+export function symmetricEigen(A: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+  if (A.length !== n * n) throw new Error(`symmetricEigen: ${A.length} values do not form a ${n} x ${n} matrix`);
+  const a = Float64Array.from(A);
+  const U = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) U[i * n + i] = 1;
+  const off = () => { let s = 0; for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) s += a[i * n + j] ** 2; return s; };
+  const scale = a.reduce((s, v) => s + v * v, 0);
+  for (let sweep = 0; sweep < 100 && off() > 1e-30 * scale; sweep++) {
+    for (let p = 0; p < n; p++) {
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q];
+        if (apq === 0) continue;
+        const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = a[k * n + p], akq = a[k * n + q];
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p * n + k], aqk = a[q * n + k];
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const ukp = U[k * n + p], ukq = U[k * n + q];
+          U[k * n + p] = c * ukp - s * ukq;
+          U[k * n + q] = s * ukp + c * ukq;
+        }
+      }
+    }
+  }
+  return { values: Float64Array.from({ length: n }, (_, i) => a[i * n + i]), vectors: U };
+}

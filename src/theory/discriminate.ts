@@ -14,8 +14,8 @@
  *     against every network.
  *
  * The heavy parts are pure functions of (config, training tokens, a network as an EpsModel, what to
- * compute) returning JSON-serialisable results (`drawForward`, `machineFinals`, `networkBands`; the
- * sweep's `sampleSweepSetting`); `drawFromParts` and `modelFromParts` add the light parts, and
+ * compute) returning JSON-serialisable results (`drawForward`, `machineFinals`, `networkBands`);
+ * `drawFromParts` and `modelFromParts` add the light parts, and
  * `summarise` assembles the report. The experiment runner (src/experiment/theory-phase.ts) loads the
  * checkpoints and dataset draws and runs them as cached units.
  *
@@ -25,7 +25,7 @@
  * none. (A percentile bootstrap over a handful of models under-covers: 78-86 % for a nominal 95 % at 3.)
  */
 import { ExperimentConfig } from "../config";
-import { EpsModel, sampleTokens } from "../ddpm/sampler";
+import { samplerForm } from "../ddpm/sampler-forms";
 import { makeSchedule, Schedule } from "../ddpm/schedule";
 import { drawMeansInterval } from "../eval/draw-means";
 import { summarize } from "../eval/stats";
@@ -34,7 +34,9 @@ import { Rng } from "../rng";
 import { Band, bandsFor, DEFAULT_BAND_EDGES, ForwardBands, forwardBands } from "./bands";
 import { Interval, pairedBootstrap } from "./bootstrap";
 import { perSamplePearson, quantile } from "./compare";
-import { MACHINE_DEFAULTS, MACHINE_LABELS, MACHINE_NAMES, MachineName, MachineOptions, makeMachine, machineEpsModel } from "./machines";
+import { kernelMachine } from "../kernels/machine-kernel";
+import { MACHINE_DEFAULTS, MACHINE_LABELS, MACHINE_NAMES, MachineName, MachineOptions } from "./machines";
+import { FlatEps } from "./score-machine";
 import { sampleRng } from "./machine-runs";
 import { DEFAULT_SWEEP, isDefaultSetting, SweepSample, SweepSetting, sweepLabel } from "./sweep";
 
@@ -94,18 +96,19 @@ export const forwardRng = (cfg: ExperimentConfig, dataSeed: number): Rng => new 
 export function drawForward(cfg: ExperimentConfig, tokens: ArrayLike<number>, dataSeed: number, st: DiscriminationSettings, onStep?: (done: number, total: number) => void): DrawWork["forward"] {
   const s = scheduleOf(cfg);
   const mo = { ...MACHINE_DEFAULTS, ...st.machineOptions };
-  const predictors = st.predictors.map((n) => makeMachine(n, tokens, s, mo));
+  const predictors = st.predictors.map((n) => kernelMachine(n, tokens, s, mo));
   const f = forwardBands({ model: null, predictors, schedule: s, tokens, n: st.compareSamples, rng: forwardRng(cfg, dataSeed), bands: bandsFor(s.options.steps, st.bandEdges), onStep });
   return { bands: f.bands, n: f.n, vsNoise: f.vsNoise, pairwise: f.pairwise };
 }
 
 /**
  * Final images of machine `name` (options `mo`, built from the training `tokens`) from the comparison
- * noise: n samples in one batch from `sampleRng(cfg, 0)`, tokens [n, 4, 12].
+ * noise: n samples in one batch, the fused kernel's noise seeded from `sampleRng(cfg, 0)` (the noise
+ * a network's `sample` draws from the same seed), tokens [n, 4, 12].
  */
 export function machineFinals(cfg: ExperimentConfig, tokens: ArrayLike<number>, name: MachineName, mo: MachineOptions, n: number, onStep?: (done: number, total: number) => void): Float32Array {
   const s = scheduleOf(cfg);
-  return sampleTokens(machineEpsModel(makeMachine(name, tokens, s, { ...MACHINE_DEFAULTS, ...mo })), s, { n, batch: n, rng: sampleRng(cfg, 0), onStep });
+  return kernelMachine(name, tokens, s, { ...MACHINE_DEFAULTS, ...mo }).sample({ n, batch: n, rng: sampleRng(cfg, 0), form: samplerForm(cfg.sampler), onStep });
 }
 
 /** A DrawWork from its parts: the forward comparison and every predictor's final images (plain arrays). */
@@ -152,21 +155,24 @@ export interface TrainedNetwork {
   dataSeed: number;
   /** Its checkpoint, relative to the output folder (recorded). */
   checkpoint: string;
-  model: EpsModel;
+  /** eps of tokens [B, 4, 12] at t. */
+  eps: FlatEps;
+  /** n samples in one batch, the fused sampler's noise seeded from `rng` (as a machine's `sample`). */
+  sample(o: { n: number; rng: Rng; form: string; onStep?: (done: number, total: number) => void }): Float32Array;
 }
 
 /** 2a. One trained network on the forward process of its draw (training `tokens`), and its final images from the comparison noise. */
 export function networkBands(cfg: ExperimentConfig, net: TrainedNetwork, tokens: ArrayLike<number>, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): ModelNetworkWork {
   const s = scheduleOf(cfg);
   const mo = { ...MACHINE_DEFAULTS, ...st.machineOptions };
-  const predictors = st.predictors.map((n) => makeMachine(n, tokens, s, mo));
+  const predictors = st.predictors.map((n) => kernelMachine(n, tokens, s, mo));
   const f = forwardBands({
-    model: net.model, predictors, schedule: s, tokens, n: st.compareSamples, rng: forwardRng(cfg, net.dataSeed),
+    model: net.eps, predictors, schedule: s, tokens, n: st.compareSamples, rng: forwardRng(cfg, net.dataSeed),
     bands: bandsFor(s.options.steps, st.bandEdges), pairwiseRefs: [],
     onStep: (d, t) => onStep?.(d, t, `${net.variant} seed ${net.seed}: forward process`),
   });
-  const finals = sampleTokens(net.model, s, {
-    n: st.compareSamples, batch: st.compareSamples, rng: sampleRng(cfg, 0),
+  const finals = net.sample({
+    n: st.compareSamples, rng: sampleRng(cfg, 0), form: cfg.sampler,
     onStep: (d, t) => onStep?.(d, t, `${net.variant} seed ${net.seed}: same-noise samples`),
   });
   return {

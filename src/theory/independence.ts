@@ -193,6 +193,8 @@ function meanSd(v: Float64Array, u: Float64Array): { mean: number; sd: number } 
 export interface ValueMapResult {
   f: Float64Array;
   k: Float64Array;
+  /** Own-patch marginal weights on the grid (quadrature weight times density, pooled over positions). */
+  own: Float64Array;
   /** sd of k over the partner marginal, relative to the sd of f over the own marginal. */
   kSpread: number;
   /** Relative L2 error (own marginal) of f + mean(k) against the per-patch score E[s | phi_x = a]. */
@@ -227,7 +229,7 @@ export function valueMapResult(toy: IndependenceToy): ValueMapResult {
   // k constant: the best f alone is E[s | phi_x = a] (pooled), up to the constant.
   let lossKConstant = 0;
   for (const t of toy.terms) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) lossKConstant += w[i] * w[j] * t.q[i * n + j] * (ownScore[i] - t.s[i * n + j]) ** 2;
-  return { f, k, kSpread: ks.sd / fs.sd, fVsScore: Math.sqrt(num / den), loss, lossKConstant };
+  return { f, k, own, kSpread: ks.sd / fs.sd, fVsScore: Math.sqrt(num / den), loss, lossKConstant };
 }
 
 /**

@@ -7,15 +7,17 @@
  * checkpoints, caches the work as units and writes theory.json.
  */
 import { ExperimentConfig } from "../config";
-import { EpsModel, sampleTokens } from "../ddpm/sampler";
+import { samplerForm } from "../ddpm/sampler-forms";
 import { Schedule } from "../ddpm/schedule";
+import { KernelMachine } from "../kernels/machine-kernel";
 import { evaluateTokens, METRIC_NAMES, MetricName, MetricValues } from "../eval/metrics";
 import { ModelSummary, table1Rows } from "../eval/report";
 import { summarize, Summary } from "../eval/stats";
 import { Variant } from "../model/variants";
 import { Rng } from "../rng";
 import { compareAlongTrajectory, compareOnForwardProcess, perSamplePearson, perSampleR2, quantile, quoteTimesteps } from "./compare";
-import { MachineName, machineEpsModel, ScoreMachine, THEORY_MACHINES } from "./machines";
+import { MachineName, ScoreMachine, THEORY_MACHINES } from "./machines";
+import { FlatEps } from "./score-machine";
 
 /** One sampling run of a machine, scored like a trained model's run (model = "machine:<name>"). */
 export interface MachineRunMetrics {
@@ -61,10 +63,14 @@ export const machineModelName = (m: MachineName): string => `machine:${m}`;
 /** The sampling generator of run `run`, exactly as the trained models' sampleTask uses it. */
 export const sampleRng = (cfg: ExperimentConfig, run: number): Rng => new Rng(cfg.sampleSeed + run).split("sample");
 
-/** Sampling run `run` of a machine: cfg.samples in batches of cfg.sampleBatch, seeded as sampleTask seeds run `run`, scored. */
-export function machineRun(cfg: ExperimentConfig, m: ScoreMachine, s: Schedule, trainingKeys: Set<string>, run: number, onStep?: (done: number, total: number) => void): MachineRunMetrics {
+/**
+ * Sampling run `run` of a machine, as sampleTask samples a trained model with the fused engine:
+ * cfg.samples in batches of cfg.sampleBatch, the sampler form of cfg.sampler, the kernel's noise
+ * seeded from `sampleRng(cfg, run)`; scored with every metric.
+ */
+export function machineRun(cfg: ExperimentConfig, m: KernelMachine, trainingKeys: Set<string>, run: number, onStep?: (done: number, total: number) => void): MachineRunMetrics {
   const t0 = Date.now();
-  const tokens = sampleTokens(machineEpsModel(m), s, { n: cfg.samples, batch: cfg.sampleBatch, rng: sampleRng(cfg, run), onStep });
+  const tokens = m.sample({ n: cfg.samples, batch: cfg.sampleBatch, rng: sampleRng(cfg, run), form: samplerForm(cfg.sampler), onStep });
   return { model: machineModelName(m.name), machine: m.name, run, samples: cfg.samples, metrics: evaluateTokens(tokens, trainingKeys), seconds: (Date.now() - t0) / 1000 };
 }
 
@@ -85,7 +91,7 @@ export function machineTable1Rows(runs: MachineRunMetrics[], names: readonly Mac
 
 /** The part of a comparison that runs the network: everything but the agreement of final images. */
 export type NetworkComparison = Omit<VariantComparison, "variant" | "seed" | "weights" | "checkpoint" | "pearson" | "finalR2Median"> & {
-  /** The network's final images from the comparison noise (`rng`, batch n), tokens [n, 4, 12]. */
+  /** The network's final images from the comparison noise (the fused sampler's, seeded by `rng`, batch n), tokens [n, 4, 12]. */
   finalTokens: Float32Array;
 };
 
@@ -94,12 +100,13 @@ export type NetworkComparison = Omit<VariantComparison, "variant" | "seed" | "we
  * r^2 of eps on the forward process of the training `tokens`, and the network's final images.
  */
 export function compareNetwork(o: {
-  model: EpsModel; machines: readonly ScoreMachine[]; tokens: ArrayLike<number>; schedule: Schedule; rng: Rng; n: number;
-  onStep?: (done: number, total: number) => void;
+  model: FlatEps; machines: readonly ScoreMachine[]; tokens: ArrayLike<number>; schedule: Schedule; rng: Rng; n: number;
+  form?: string; onStep?: (done: number, total: number) => void;
 }): NetworkComparison {
   const { model, machines, tokens, schedule: s, rng, n } = o;
-  const c = compareAlongTrajectory(model, machines, s, { n, batch: n, rng, onStep: o.onStep });
-  const fwd = compareOnForwardProcess(model, machines, s, tokens, { n, rng: rng.split("forward") });
+  const forward = rng.split("forward");
+  const c = compareAlongTrajectory(model, machines, s, { n, rng, form: samplerForm(o.form ?? "ddpm"), onStep: o.onStep });
+  const fwd = compareOnForwardProcess(model, machines, s, tokens, { n, rng: forward });
   const at = (curve: number[]) => Object.fromEntries(quoteTimesteps(s.options.steps).map((t) => [String(t), curve[t]]));
   const r2At: VariantComparison["r2At"] = {};
   const r2ForwardAt: VariantComparison["r2ForwardAt"] = {};

@@ -21,6 +21,9 @@ export interface ScoreMachine {
   eps(x: ArrayLike<number>, t: number): Float64Array;
 }
 
+/** A noise predictor on plain arrays: tokens [B, 4, 12] (float32) at timestep t -> eps, same layout. */
+export type FlatEps = (x: Float32Array, t: number) => ArrayLike<number>;
+
 /** alphaBar_t of the schedule; a timestep outside 0..T-1 (or not an integer) is an error naming it. */
 export function alphaBarAt(s: Schedule, t: number): number {
   if (!(Number.isInteger(t) && t >= 0 && t < s.alphaBars.length)) throw new Error(`timestep ${t} outside 0..${s.alphaBars.length - 1}`);
