@@ -197,32 +197,34 @@ export function normals(out: usize, nVec: i32): void {
   ownMean(spec, K, M, L, out);
 }
 
-/** Partner of each lane: argmax over y != q (y = q too when `self`) of the per-lane scores G_r[q] for y = q + r; ties to the lowest y. */
+/** Lanes' own index q = (0, 1, 2, 3). */
+@inline function laneIndex(): v128 {
+  return i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(0), 1, 1), 2, 2), 3, 3);
+}
+
+/**
+ * Partner of each lane: argmax over y != q (y = q too when `self`) of the per-lane scores G_r[q] for
+ * y = q + r mod 4, ties to the lowest y (as the float64 reference's loop over y), vectorised; returns
+ * the swizzle that gathers lane y*(q) into lane q.
+ */
 @inline function argmaxPartner(g0: v128, g1: v128, g2: v128, g3: v128, self: bool): v128 {
-  let y0: i32 = 0, y1: i32 = 0, y2: i32 = 0, y3: i32 = 0;
-  for (let q = 0; q < 4; q++) {
-    let best: i32 = -1;
-    let bestV: f32 = -Infinity;
-    for (let y = 0; y < 4; y++) {
-      if (y == q && !self) continue;
-      const r = (y - q + 4) & 3;
-      let v: f32 = 0;
-      const g = r == 0 ? g0 : r == 1 ? g1 : r == 2 ? g2 : g3;
-      if (q == 0) v = f32x4.extract_lane(g, 0);
-      else if (q == 1) v = f32x4.extract_lane(g, 1);
-      else if (q == 2) v = f32x4.extract_lane(g, 2);
-      else v = f32x4.extract_lane(g, 3);
-      if (v > bestV || best < 0) {
-        bestV = v;
-        best = y;
-      }
-    }
-    if (q == 0) y0 = best;
-    else if (q == 1) y1 = best;
-    else if (q == 2) y2 = best;
-    else y3 = best;
+  const q = laneIndex(), three = i32x4.splat(3);
+  let best = g1;
+  let by = v128.and(i32x4.add(q, i32x4.splat(1)), three);
+  if (self) {
+    // y = q first: take r = 1 only when strictly larger, or equal with a lower index
+    const take = v128.or(f32x4.gt(g1, g0), v128.and(f32x4.eq(g1, g0), i32x4.lt_s(by, q)));
+    best = v128.bitselect(g1, g0, take);
+    by = v128.bitselect(by, q, take);
   }
-  return permOf(y0, y1, y2, y3);
+  const y2 = v128.and(i32x4.add(q, i32x4.splat(2)), three), y3 = v128.and(i32x4.add(q, three), three);
+  let take = v128.or(f32x4.gt(g2, best), v128.and(f32x4.eq(g2, best), i32x4.lt_s(y2, by)));
+  best = v128.bitselect(g2, best, take);
+  by = v128.bitselect(y2, by, take);
+  take = v128.or(f32x4.gt(g3, best), v128.and(f32x4.eq(g3, best), i32x4.lt_s(y3, by)));
+  by = v128.bitselect(y3, by, take);
+  // swizzle bytes 4 y + (0, 1, 2, 3) in every lane
+  return i32x4.add(i32x4.mul(i32x4.shl(by, 2), i32x4.splat(0x01010101)), i32x4.splat(0x03020100));
 }
 
 /** Dot products <m_q, m_{q+r}> per lane, for the estimate at `m`. */
@@ -397,8 +399,7 @@ function machineEps(spec: usize, xs: usize, mt: usize): void {
     const perm = argmaxPartner(splat(0), g1, g2, g3, false);
     // rotation index per lane: r = y - q mod 4 (y from the first swizzle byte of lane q); masks selecting r = 1, 2
     const yv = i32x4.shr_u(v128.and(perm, i32x4.splat(0xff)), 2);
-    const qv = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(0), 1, 1), 2, 2), 3, 3);
-    const r = v128.and(i32x4.sub(yv, qv), i32x4.splat(3));
+    const r = v128.and(i32x4.sub(yv, laneIndex()), i32x4.splat(3));
     const m1 = i32x4.eq(r, i32x4.splat(1)), m2 = i32x4.eq(r, i32x4.splat(2));
     const P = B + OFF_P;
     for (let j = 0; j < M; j++) {

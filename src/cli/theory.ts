@@ -30,6 +30,8 @@ import { ExperimentConfig, parseProfile, resolveConfig } from "../config";
 import { studyModels } from "../experiment/models";
 import { workerCount } from "../experiment/pool";
 import { computeTheory, TheoryRequest, theoryPart } from "../experiment/theory-phase";
+import { readTrainedResults, theoryMarkdown, theorySummary } from "../experiment/theory-report";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic";
 import { parseVariant, Variant, VARIANTS } from "../model/variants";
 import { CheckpointRef, discriminationSettings } from "../theory/discriminate";
 import { discriminationMarkdown } from "../theory/comparison-report";
@@ -107,6 +109,13 @@ export async function theoryMain(env: NodeJS.ProcessEnv = process.env, defaultPa
   }
   if (r.discrimination) console.log(discriminationMarkdown(r.discrimination));
   if (r.derivations.length > 0) console.log(`derivation checks: ${r.derivations.filter((d) => d.holds).length}/${r.derivations.length} hold`);
+  // The whole report (with the one-model prediction intervals when the folder's results.json holds these models) and a summary JSON.
+  const trained = readTrainedResults(outDir, cfg, request.theory?.variants ?? VARIANTS);
+  console.log(trained.note);
+  const base = (env.OUT_FILE ?? path.join(outDir, "theory.json")).replace(/\.json$/, "");
+  writeFileAtomic(`${base}.md`, theoryMarkdown(r, trained.results));
+  writeJsonAtomic(`${base}-summary.json`, theorySummary(r));
+  console.log(`wrote ${base}.json, ${base}.md, ${base}-summary.json`);
   console.log(`${computed} unit(s) computed, ${reused} reused; ${seconds.toFixed(0)} s`);
 }
 

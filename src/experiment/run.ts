@@ -91,6 +91,10 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
   const runs = o.runs ?? range(0, Math.max(cfg.runs, cfg.protocolRuns));
   const info = await initBackend();
   const workers = workerCount(cfg);
+  // wall-clock seconds per phase, written to phases.json (scripts/run-info.ts copies them into run.json)
+  const phases: Record<string, number> = {};
+  let mark = Date.now();
+  const lap = (name: string) => { const now = Date.now(); phases[name] = (now - mark) / 1000; mark = now; };
   // 1. datasets (generated once here so workers only read them)
   const draws = [...new Set(models.map((m) => m.dataSeed))];
   const censuses = draws.map((seed) => census(loadOrCreateDataset(paths.dataDir, { size: cfg.datasetSize, seed })));
@@ -102,7 +106,9 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
   const trainTasks: TrainTask[] = variants.flatMap((variant) => models.map((m) => ({ variant, seed: m.seed })));
   const phase = (label: string) => ({ label: `${o.profile} ${label}`, context: { cfg, paths }, workers, write: o.progressWrite });
   // weights known up front, so the bar only moves forward: training counts its epochs, a sampling run counts 1
+  lap("datasets");
   const training = await runPhase({ ...phase("train"), executor: TRAIN_TASKS, tasks: trainTasks, weights: trainTasks.map((t) => epochsFor(cfg, t.variant)) });
+  lap("train");
   for (const t of training) log(`trained ${t.variant} draw ${t.dataSeed} seed ${t.seed}: ${t.status}, ${t.steps} steps, final epoch loss ${t.epochLosses.at(-1)?.toFixed(4)} (${t.seconds.toFixed(0)} s)`);
 
   // 3. sampling runs (samples of each model's first run saved as .npy)
@@ -113,6 +119,7 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
   const sampleTasks: SampleTask[] = runs.flatMap((run) => variants.flatMap((variant) => models.filter((m) => modelRuns.get(m.seed)!.has(run)).flatMap((m) => weightSets.map((weights) =>
     ({ variant, seed: m.seed, run, weights, saveNpy: run === runs[0] })))));
   const sampled = await runPhase({ ...phase("sample"), executor: SAMPLE_TASKS, tasks: sampleTasks, weights: sampleTasks.map(() => 1) });
+  lap("sample");
 
   // 4. tables and files
   const results = assembleResults({
@@ -124,6 +131,7 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
     cfg, variants, dataset: { size: c.images, seed: cfg.datasetSeed, draws, distinct: c.distinct, possible: c.possible }, training, runs: sampled,
   });
   writeResults(paths.outDir, results);
+  lap("tables");
 
   // 5. theory: the derivation checks and score machines beside the trained models (theory.json),
   //    its units over the same pool and cached in theory/ (notebook 09 loads the file)
@@ -135,7 +143,10 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
       command: o.command ?? `runExperiment (${o.profile})`,
     });
     log(`theory phase: wrote theory.json (${t.computed} unit(s) computed, ${t.reused} reused; ${t.seconds.toFixed(0)} s)`);
+    lap("theory");
   }
+  writeJsonAtomic(path.join(paths.outDir, "phases.json"), { command: o.command ?? null, startedAt: started.toISOString(), seconds: phases, loadAverage: os.loadavg() });
+  log(`phases (s): ${Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}`);
   return results;
 }
 

@@ -33,6 +33,7 @@ import { imagesToTokens } from "../data/layout";
 import { loadOrCreateDataset } from "../data/store";
 import { writeFileAtomic } from "../io/atomic";
 import { samplerForm } from "../ddpm/sampler-forms";
+import { combinedFingerprint, sourceFingerprint } from "../build-info";
 import { kernelMachine } from "../kernels/machine-kernel";
 import { samplesWithGumbel, wasmNetwork, wasmSampleTokens } from "../kernels/sample-kernel";
 import { packedLayout, unpackArrays } from "../model/packed";
@@ -49,7 +50,27 @@ import type { Executor } from "./pool";
 import { checkpointPath, checkpointRequest, OnProgress, Paths, trainingHash } from "./tasks";
 
 /** Version of the unit files' layout; another version is computed again. */
-export const UNIT_FORMAT = 1;
+export const UNIT_FORMAT = 2;
+
+/**
+ * The sources that compute a unit (src/theory, the kernels and their .wasm, the sampler, the data,
+ * the models, the metrics, this file): a unit computed by other code is computed again. Hashed by
+ * content from the repository's src/ (the same from the compiled build/, which notebooks run), once.
+ */
+export const UNIT_SOURCES: readonly string[] = [
+  "src/theory/", "src/kernels/", "src/ddpm/", "src/data/", "src/model/", "src/variants/", "src/eval/metrics.ts", "src/rng.ts", "src/experiment/theory-units.ts",
+];
+/** Report-only files under UNIT_SOURCES (tables, figures, the tally): they change no unit. */
+export const UNIT_SOURCES_EXCLUDED: readonly string[] = ["src/theory/comparison-report.ts", "src/theory/figures.ts", "src/theory/claims.ts"];
+let codeDigest: string | null = null;
+export function unitCodeFingerprint(): string {
+  if (codeDigest === null) {
+    const root = path.resolve(fs.realpathSync(__dirname), "..", "..");
+    const { files } = sourceFingerprint(root);
+    codeDigest = combinedFingerprint(Object.fromEntries(Object.entries(files).filter(([f]) => UNIT_SOURCES.some((p) => f.startsWith(p)) && !UNIT_SOURCES_EXCLUDED.includes(f)))).slice(0, 16);
+  }
+  return codeDigest;
+}
 
 export type TheoryUnit =
   | { kind: "machine-run"; machine: MachineName; options: MachineOptions; dataSeed: number; run: number }
@@ -134,12 +155,13 @@ const isNetworkUnit = (u: TheoryUnit): u is Extract<TheoryUnit, { kind: "network
 
 /** Everything that decides a unit's result: the unit, the config values it reads, the compared model's training. */
 export function unitIdentity(cfg: ExperimentConfig, u: TheoryUnit): Record<string, unknown> {
-  if (u.kind === "derivations") return { format: UNIT_FORMAT, ...u }; // the checks read no config
+  if (u.kind === "derivations") return { format: UNIT_FORMAT, code: unitCodeFingerprint(), ...u }; // the checks read no config
   const base = {
-    format: UNIT_FORMAT, datasetSize: cfg.datasetSize, diffusionSteps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd,
+    format: UNIT_FORMAT, code: unitCodeFingerprint(), datasetSize: cfg.datasetSize, diffusionSteps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd,
     sampleSeed: cfg.sampleSeed, ...u,
   };
-  if (u.kind === "machine-run") return { ...base, samples: cfg.samples, sampleBatch: cfg.sampleBatch };
+  if (u.kind === "machine-run") return { ...base, samples: cfg.samples, sampleBatch: cfg.sampleBatch, sampler: cfg.sampler };
+  if (u.kind === "machine-finals" || u.kind === "network-compare" || u.kind === "network-bands") Object.assign(base, { sampler: cfg.sampler });
   if (isNetworkUnit(u)) {
     const dataSeed = dataSeedOf(cfg, u.seed);
     return { ...base, dataSeed, trainingHash: trainingHash(cfg, dataSeed) };

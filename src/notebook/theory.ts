@@ -4,18 +4,15 @@
  * computes, so the notebook loads the experiment's theory.json), the checked loader, and the tables
  * that set the machines beside the trained models' Table 1.
  */
-import * as fs from "fs";
-import * as path from "path";
 import { parseRangeList } from "../cli/args";
 import { ExperimentResults } from "../experiment/run";
+import { readTrainedResults } from "../experiment/theory-report";
 import { experimentTheoryRequest, LoadedTheory, loadOrComputeTheory, TheoryRequest, TheoryResults, theoryPart } from "../experiment/theory-phase";
 import { workerCount } from "../experiment/pool";
 import { exactRandomBaseline } from "../eval/baseline";
 import { parseVariant, Variant, VARIANTS } from "../model/variants";
 import { discriminationSettings } from "../theory/discriminate";
-import { MachineName } from "../theory/machines";
 import { choiceParam, intParam, NotebookParams } from "./params";
-import { staleReason } from "./results";
 
 /** Notebook 09's own parameters (text, as environment variables give them); "" or absent keeps the default. */
 export interface TheoryNotebookEnv {
@@ -32,6 +29,9 @@ export interface TheoryNotebookEnv {
   /** "1" sweeps the Eq. 8 machine's free choices, "0" does not (default 1). */
   SWEEP?: string;
 }
+
+export { machinesInPredictionIntervals, predictionIntervalMarkdown } from "../experiment/theory-report";
+export type { MachineInPrediction } from "../experiment/theory-report";
 
 /** The theory phase's request for notebook 09's parameters; a bad value throws naming the parameter. */
 export function theoryNotebookRequest(p: NotebookParams, e: TheoryNotebookEnv): TheoryRequest {
@@ -72,75 +72,18 @@ export async function theoryResults(p: NotebookParams, request: TheoryRequest, o
   });
 }
 
-/**
- * The experiment's results.json of the output folder when it stands for these parameters and
- * variants (`staleReason`), else null with the reason (notebook 09 shows the machines without the
- * trained models' rows then; it never trains or samples the models itself).
- */
-export function trainedResults(p: NotebookParams, variants: readonly Variant[] = VARIANTS): { results: ExperimentResults | null; note: string } {
-  const file = path.join(p.paths.outDir, "results.json");
-  if (!fs.existsSync(file)) return { results: null, note: `no ${file}: machines only (run notebook 07 or the pipeline first)` };
-  let res: ExperimentResults;
-  try {
-    res = JSON.parse(fs.readFileSync(file, "utf8")) as ExperimentResults;
-  } catch (e) {
-    throw new Error(`${file} is corrupt or truncated (${(e as Error).message}); delete it to recompute`);
-  }
-  const why = staleReason(res, p.cfg, variants, p.paths.outDir);
-  return why === null ? { results: res, note: `trained models from ${file}` } : { results: null, note: `not using ${file}: ${why}; machines only` };
-}
-
 /** Table-1 rows of the trained models (when `trained` is given) and of the machines, and the exact random baseline. */
 export function consistencyRows(theory: TheoryResults, trained: ExperimentResults | null): { rows: Record<string, string | number>[]; randomExact: number } {
   if (!theory.machines) throw new Error("theory.json has no machines part");
   return { rows: [...(trained?.table1 ?? []), ...theory.machines.table1], randomExact: trained?.baseline.exact.functional ?? exactRandomBaseline().functional };
 }
 
-/** Where one machine's functional consistency sits against each variant's one-model 95 % prediction interval. */
-export interface MachineInPrediction {
-  machine: MachineName;
-  variant: Variant;
-  /** The machine's functional consistency: mean over its draws (and its interval over draw means, when >= 2 draws). */
-  machineFunctional: number;
-  machineCi95: [number, number] | null;
-  /** The variant's one-model prediction interval (src/eval/prediction.ts) and its grand mean over models. */
-  interval: [number, number];
-  variantMean: number;
-  models: number;
-  /** "below", "inside" or "above" the interval. */
-  position: "below" | "inside" | "above";
-}
 
 /**
- * Each `machines` entry's functional consistency (theory.json) against every variant's one-model
- * prediction interval (results.json of the same study; needs >= 2 dataset draws, else no rows).
+ * The experiment's results.json of the output folder when its trained models are the ones these
+ * parameters name (`readTrainedResults`: same training config, same checkpoint weights; sampling
+ * keys may differ), else null with the reason; notebook 09 then shows the machines alone.
  */
-export function machinesInPredictionIntervals(theory: TheoryResults, trained: ExperimentResults, machines: readonly MachineName[]): MachineInPrediction[] {
-  if (!theory.machines) throw new Error("theory.json has no machines part");
-  const out: MachineInPrediction[] = [];
-  for (const m of machines) {
-    const c = theory.machines.consistency.find((x) => x.machine === m);
-    if (!c) throw new Error(`theory.json has no runs of machine '${m}' (it has ${theory.machines.consistency.map((x) => x.machine).join(", ")})`);
-    for (const s of trained.summaries) {
-      const pi = s.study?.prediction;
-      if (s.model === "random" || !pi) continue;
-      const [lo, hi] = pi.interval;
-      const v = c.overDraws.mean;
-      out.push({
-        machine: m, variant: s.model, machineFunctional: v, machineCi95: c.overDraws.ci95, interval: [lo, hi], variantMean: pi.mean, models: s.study!.models.length,
-        position: v < lo ? "below" : v > hi ? "above" : "inside",
-      });
-    }
-  }
-  return out;
-}
-
-/** `machinesInPredictionIntervals` as a markdown table. */
-export function predictionIntervalMarkdown(rows: readonly MachineInPrediction[]): string {
-  const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
-  return [
-    "| machine | functional (mean over draws) | variant | models | variant mean | 95 % PI, one new model | machine sits |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
-    ...rows.map((r) => `| ${r.machine} | ${pct(r.machineFunctional)}${r.machineCi95 ? ` [${pct(r.machineCi95[0])}, ${pct(r.machineCi95[1])}]` : ""} | ${r.variant} | ${r.models} | ${pct(r.variantMean)} | ${pct(r.interval[0])} - ${pct(r.interval[1])} | ${r.position} |`),
-  ].join("\n");
+export function trainedResults(p: NotebookParams, variants: readonly Variant[] = VARIANTS): { results: ExperimentResults | null; note: string } {
+  return readTrainedResults(p.paths.outDir, p.cfg, variants);
 }

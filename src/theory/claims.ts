@@ -71,9 +71,10 @@ export function tallyClaims(results: readonly CheckResult[]): ClaimTally {
 /** Markdown table: claim, holds as printed, holds under a stated reading (which), checks (failing ones in bold). */
 export function claimsMarkdown(t: ClaimTally): string {
   const yes = (b: boolean) => (b ? "holds" : "**fails**");
+  const cell = (text: string) => text.replace(/\|/g, "\\|"); // a "|" inside a cell would split it
   const rows = t.claims.map((c) => {
-    const reading = c.holdsAsPrinted ? "holds (as printed)" : c.holdingReadings.length > 0 ? `holds, read as: ${c.holdingReadings.join("; ")}` : "**fails** (no reading checked holds)";
-    return `| ${c.claim} | ${yes(c.holdsAsPrinted)} | ${reading} | ${c.checks.map((n) => (c.failing.includes(n) ? `**\`${n}\`**` : `\`${n}\``)).join(", ")} |`;
+    const reading = c.holdsAsPrinted ? "holds (as printed)" : c.holdingReadings.length > 0 ? `holds, read as: ${cell(c.holdingReadings.join("; "))}` : "**fails** (no reading checked holds)";
+    return `| ${cell(c.claim)} | ${yes(c.holdsAsPrinted)} | ${reading} | ${c.checks.map((n) => (c.failing.includes(n) ? `**\`${n}\`**` : `\`${n}\``)).join(", ")} |`;
   });
   const roles = ROLES.map((k) => `${k} ${t.byRole[k].holds + t.byRole[k].fails} (${t.byRole[k].fails} fail)`).join(", ");
   return [

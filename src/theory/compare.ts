@@ -127,16 +127,15 @@ export function compareAlongTrajectory(model: FlatEps, machines: readonly ScoreM
   const coef = kernelStepTable(s, form);
   const noise = new WasmNoise(o.n, o.rng, T, (t) => coef[t * 8 + 2] === 0);
   const sums = machines.map(() => Array.from({ length: T }, zeroSums));
-  const sumsX0 = machines.map(() => Array.from({ length: T }, zeroSums));
+  // x0 = (x_t - s eps) / a, so x0_net - x0_machine = (s / a) (eps_machine - eps_net): the x0 SSE is the
+  // eps SSE times (s / a)^2, and only the network's x0 spread (SST) needs its own sums.
+  const netX0 = Array.from({ length: T }, zeroSums);
   let x = noise.xT();
   for (let t = T - 1; t >= 0; t--) {
     const es = model(x, t);
-    const netX0 = x0FromEps(x, es, s.alphaBars[t]);
-    machines.forEach((m, i) => {
-      const em = m.eps(x, t);
-      accumulate(sums[i][t], es, em);
-      accumulate(sumsX0[i][t], netX0, x0FromEps(x, em, s.alphaBars[t]));
-    });
+    const x0 = x0FromEps(x, es, s.alphaBars[t]);
+    accumulate(netX0[t], x0, x0);
+    machines.forEach((m, i) => accumulate(sums[i][t], es, m.eps(x, t)));
     const z = t > 0 ? noise.z(t) : new Float32Array(x.length);
     x = kernelStep(coef.subarray(t * 8, t * 8 + 8), form.kernelRule, x, es, z);
     o.onStep?.(T - t, T);
@@ -148,7 +147,11 @@ export function compareAlongTrajectory(model: FlatEps, machines: readonly ScoreM
   machines.forEach((m, i) => {
     r2[m.name] = sums[i].map(r2Of);
     rho2[m.name] = sums[i].map(rho2Of);
-    r2X0[m.name] = sumsX0[i].map(r2Of);
+    r2X0[m.name] = sums[i].map((e, t) => {
+      const ratio = (1 - s.alphaBars[t]) / s.alphaBars[t];
+      const x0 = netX0[t];
+      return 1 - (ratio * e.sse) / (x0.saa - (x0.sa * x0.sa) / x0.n);
+    });
     r2Pooled[m.name] = pooledR2(sums[i], s);
   });
   return { n: o.n, r2, rho2, r2X0, r2Pooled, finalTokens: x };

@@ -139,7 +139,7 @@ export function checkTop1Scenario(scenario: Top1Scenario, options: Partial<Top1C
     makeCheck(assumed ? readingOf("closedForm", "as the table entry g[Phi], not the model output") : CONTROL, `top1-closed-form-table[${scenario}]`, "Eq. 29-31 (table reading)",
       "the optimal lookup-table entry g*[Phi] equals the closed form C[Phi]; occurrence-weighted relative L2 error",
       weightedRelErr(gStar, C, N, d), 1e-9, info),
-    makeCheck(assumed ? claimOf("closedForm") : CONTROL, `top1-closed-form-output[${scenario}]`, "Eq. 29 (output reading)",
+    makeCheck(assumed ? claimOf("closedForm") : CONTROL, `top1-closed-form-output[${scenario}]`, "Eq. 29-31 (as printed: the output)",
       "the optimal model output g~ = g*(phi_x) + g*(phi_y*) equals C[Phi] on every occurrence of Phi (query or attended); occurrence-weighted relative L2 error",
       Math.sqrt(outNum / outDen), 1e-9, info),
     makeCheck(IDENTITY, `top1-closed-form-average[${scenario}]`, "Eq. 28-30 (average reading)",
