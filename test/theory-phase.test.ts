@@ -15,7 +15,6 @@ import { resolveConfig } from "../src/config";
 import { runExperiment } from "../src/experiment/run";
 import { checkpointPath, trainTask } from "../src/experiment/tasks";
 import { Variant } from "../src/model/variants";
-import { VARIANTS } from "../src/model/variants";
 import { notebookParams } from "../src/notebook/params";
 import { theoryNotebookRequest } from "../src/notebook/theory";
 import { DiscriminationSettings, discriminationSettings } from "../src/theory/discriminate";
@@ -75,14 +74,14 @@ describe("the experiment's theory phase", () => {
     expect(unitFiles()).toHaveLength(2 * M + M + 2 + 1 + 1 + 1 + 2 + 2);
   });
 
-  it("by default computes what notebook 09 asks for with its default parameters", () => {
-    const exp = experimentTheoryRequest(cfg, VARIANTS);
+  it("by default computes what notebook 09 asks for with its default parameters (the experiment's variants, from results.json)", () => {
+    const exp = experimentTheoryRequest(cfg, variants);
     const p = notebookParams({ PROFILE: "smoke", OUT_DIR: paths.outDir, DATA_DIR: paths.dataDir, OVERRIDES: JSON.stringify({ datasetSize: 128, epochs: 2, diffusionSteps: 20, samples: 16, sampleBatch: 16, runs: 2, workers: 1, checkpointEvery: 1, theory: true }), SEED: "" });
     const nb = theoryNotebookRequest(p, {});
     expect({ ...exp.theory!, missing: null }).toEqual({ ...nb.theory!, missing: null });
     const resolved = (st: DiscriminationSettings) => ({ ...st, machineOptions: { ...exp.theory!.machineOptions, ...st.machineOptions } });
     expect(resolved(exp.discrimination!.settings)).toEqual(resolved(nb.discrimination!.settings));
-    expect(exp.discrimination!.checkpoints).toEqual(VARIANTS.map((variant) => ({ variant, seed: cfg.seed })));
+    expect(exp.discrimination!.checkpoints).toEqual(variants.map((variant) => ({ variant, seed: cfg.seed })));
     expect(nb.discrimination!.checkpoints).toEqual(exp.discrimination!.checkpoints);
     expect(nb.derivations).toBe(exp.derivations);
   });

@@ -10,7 +10,9 @@ import { readTrainedResults } from "../experiment/theory-report";
 import { experimentTheoryRequest, LoadedTheory, loadOrComputeTheory, TheoryRequest, TheoryResults, theoryPart } from "../experiment/theory-phase";
 import { workerCount } from "../experiment/pool";
 import { exactRandomBaseline } from "../eval/baseline";
-import { parseVariant, Variant, VARIANTS } from "../model/variants";
+import * as fs from "fs";
+import * as path from "path";
+import { parseVariant, Variant, variantNames } from "../model/variants";
 import { discriminationSettings } from "../theory/discriminate";
 import { choiceParam, intParam, NotebookParams } from "./params";
 
@@ -24,7 +26,7 @@ export interface TheoryNotebookEnv {
   PARTNER_WEIGHT?: string;
   /** Training seeds of the compared models, e.g. "0-2" (default every model of the study). */
   SEEDS?: string;
-  /** Variants, comma-separated (default every variant). */
+  /** Variants, comma-separated (default the experiment's, from results.json; else every registered variant). */
   VARIANTS?: string;
   /** "1" sweeps the Eq. 8 machine's free choices, "0" does not (default 1). */
   SWEEP?: string;
@@ -36,7 +38,7 @@ export type { MachineInPrediction } from "../experiment/theory-report";
 /** The theory phase's request for notebook 09's parameters; a bad value throws naming the parameter. */
 export function theoryNotebookRequest(p: NotebookParams, e: TheoryNotebookEnv): TheoryRequest {
   const has = (v: string | undefined): v is string => v !== undefined && v.trim() !== "";
-  const variants: Variant[] = has(e.VARIANTS) ? e.VARIANTS.split(",").map((v) => parseVariant(v.trim())) : [...VARIANTS];
+  const variants: Variant[] = has(e.VARIANTS) ? e.VARIANTS.split(",").map((v) => parseVariant(v.trim())) : defaultVariants(p);
   const def = experimentTheoryRequest(p.cfg, variants);
   const missing = choiceParam("MISSING", has(e.MISSING) ? e.MISSING.trim() : "skip", ["train", "skip", "error"] as const);
   const compareSamples = has(e.COMPARE_SAMPLES) ? intParam("COMPARE_SAMPLES", e.COMPARE_SAMPLES, { min: 2 }) : def.theory!.compareSamples;
@@ -57,6 +59,23 @@ export function theoryNotebookRequest(p: NotebookParams, e: TheoryNotebookEnv): 
       settings: discriminationSettings({ ...def.discrimination!.settings, compareSamples, machineOptions: { partnerWeight }, ...(sweep ? {} : { sweep: null }) }),
     },
   };
+}
+
+/**
+ * The variants the experiment in the output folder ran (its results.json's `meta.variants`, the same
+ * list its theory phase compared), else every registered variant (`--variant all`).
+ */
+export function defaultVariants(p: NotebookParams): Variant[] {
+  const file = path.join(p.paths.outDir, "results.json");
+  if (fs.existsSync(file)) {
+    try {
+      const v = (JSON.parse(fs.readFileSync(file, "utf8")) as ExperimentResults).meta?.variants as string[] | undefined;
+      if (Array.isArray(v) && v.length > 0) return v.map((x) => parseVariant(x));
+    } catch {
+      // a corrupt results.json is reported where it is read (trainedResults)
+    }
+  }
+  return variantNames() as Variant[];
 }
 
 /**
@@ -84,6 +103,6 @@ export function consistencyRows(theory: TheoryResults, trained: ExperimentResult
  * parameters name (`readTrainedResults`: same training config, same checkpoint weights; sampling
  * keys may differ), else null with the reason; notebook 09 then shows the machines alone.
  */
-export function trainedResults(p: NotebookParams, variants: readonly Variant[] = VARIANTS): { results: ExperimentResults | null; note: string } {
+export function trainedResults(p: NotebookParams, variants: readonly Variant[] = defaultVariants(p)): { results: ExperimentResults | null; note: string } {
   return readTrainedResults(p.paths.outDir, p.cfg, variants);
 }

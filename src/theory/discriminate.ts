@@ -1,9 +1,9 @@
 /**
  * Comparisons that can tell machines apart (docs/theory.md), for a list of trained models:
  *
- *  1. per dataset draw: every predictor (theory machines and baselines) vs every other, r^2 of eps
- *     per timestep band on the forward process (how different the predictors are at all), and the
- *     final images of every predictor from the comparison noise;
+ *  1. per dataset draw: every predictor (theory machines and baselines) vs the ELS machine, r^2 of
+ *     eps per timestep band on the forward process (how different the predictors are at all), and
+ *     the final images of every predictor from the comparison noise;
  *  2. per trained model (variant, seed): banded r^2 of every predictor against the network and of
  *     every predictor and the network against the true noise, on the same forward data; the
  *     network's final images from the same noise, the per-seed Pearson r against every predictor,
@@ -92,12 +92,16 @@ export interface DrawWork {
 /** The forward-process draws of a dataset draw: the same x0 and z for every model trained on it. */
 export const forwardRng = (cfg: ExperimentConfig, dataSeed: number): Rng => new Rng(cfg.sampleSeed).split(`forward-bands/draw${dataSeed}`);
 
-/** The heavy part of a DrawWork without the final images: every predictor vs every other and vs the true noise, on the forward process of `tokens` (draw `dataSeed`). */
+/** The heavy part of a DrawWork without the final images: every predictor vs ELS and vs the true noise, on the forward process of `tokens` (draw `dataSeed`). */
 export function drawForward(cfg: ExperimentConfig, tokens: ArrayLike<number>, dataSeed: number, st: DiscriminationSettings, onStep?: (done: number, total: number) => void): DrawWork["forward"] {
   const s = scheduleOf(cfg);
   const mo = { ...MACHINE_DEFAULTS, ...st.machineOptions };
   const predictors = st.predictors.map((n) => kernelMachine(n, tokens, s, mo));
-  const f = forwardBands({ model: null, predictors, schedule: s, tokens, n: st.compareSamples, rng: forwardRng(cfg, dataSeed), bands: bandsFor(s.options.steps, st.bandEdges), onStep });
+  // machine vs machine with ELS as the one reference (the first predictor when ELS is not among them)
+  const ref: MachineName = st.predictors.includes("equivariant") ? "equivariant" : st.predictors[0];
+  const f = forwardBands({
+    model: null, predictors, schedule: s, tokens, n: st.compareSamples, rng: forwardRng(cfg, dataSeed), bands: bandsFor(s.options.steps, st.bandEdges), pairwiseRefs: [ref], onStep,
+  });
   return { bands: f.bands, n: f.n, vsNoise: f.vsNoise, pairwise: f.pairwise };
 }
 
