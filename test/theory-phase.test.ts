@@ -86,6 +86,17 @@ describe("the experiment's theory phase", () => {
     expect(nb.derivations).toBe(exp.derivations);
   });
 
+  it("notebook 09's own parameters are checked: a bad value throws naming it", () => {
+    const p = notebookParams({ PROFILE: "smoke", OUT_DIR: paths.outDir, DATA_DIR: paths.dataDir, OVERRIDES: JSON.stringify({ datasetSize: 128, epochs: 2, diffusionSteps: 20, samples: 16, sampleBatch: 16, runs: 2, workers: 1, checkpointEvery: 1, theory: true }), SEED: "" });
+    expect(() => theoryNotebookRequest(p, { MISSING: "maybe" })).toThrow(/MISSING must be one of train, skip, error, got 'maybe'/);
+    expect(() => theoryNotebookRequest(p, { COMPARE_SAMPLES: "lots" })).toThrow(/COMPARE_SAMPLES must be an integer/);
+    expect(() => theoryNotebookRequest(p, { PARTNER_WEIGHT: "1.5" })).toThrow(/PARTNER_WEIGHT must be a number in \[0, 1\), got '1.5'/);
+    expect(() => theoryNotebookRequest(p, { SWEEP: "yes" })).toThrow(/SWEEP must be one of 0, 1/);
+    expect(() => theoryNotebookRequest(p, { SEEDS: "7" })).toThrow(/training seed 7 is not a model of this study/);
+    expect(() => theoryNotebookRequest(p, { VARIANTS: "cnn,transformer" })).toThrow(/transformer/);
+    expect(theoryNotebookRequest(p, { PARTNER_WEIGHT: "0.25", SWEEP: "0" }).discrimination!.settings.sweep).toBeNull();
+  });
+
   it("its progress bar never goes backwards and ends at 100 %", () => {
     const pct = bar.filter((l) => l.startsWith("test theory")).map((l) => Number(/\]\s+([\d.]+)%/.exec(l)![1]));
     expect(pct.length).toBeGreaterThan(1);

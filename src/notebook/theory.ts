@@ -4,14 +4,14 @@
  * computes, so the notebook loads the experiment's theory.json), the checked loader, and the tables
  * that set the machines beside the trained models' Table 1.
  */
-import { parseRangeList } from "../cli/args";
-import { ExperimentResults } from "../experiment/run";
-import { readTrainedResults } from "../experiment/theory-report";
-import { experimentTheoryRequest, LoadedTheory, loadOrComputeTheory, TheoryRequest, TheoryResults, theoryPart } from "../experiment/theory-phase";
-import { workerCount } from "../experiment/pool";
-import { exactRandomBaseline } from "../eval/baseline";
 import * as fs from "fs";
 import * as path from "path";
+import { parseRangeList } from "../cli/args";
+import { exactRandomBaseline } from "../eval/baseline";
+import { workerCount } from "../experiment/pool";
+import { ExperimentResults } from "../experiment/run";
+import { experimentTheoryRequest, LoadedTheory, loadOrComputeTheory, TheoryRequest, TheoryResults, theoryPart } from "../experiment/theory-phase";
+import { readTrainedResults } from "../experiment/theory-report";
 import { parseVariant, Variant, variantNames } from "../model/variants";
 import { discriminationSettings } from "../theory/discriminate";
 import { choiceParam, intParam, NotebookParams } from "./params";
@@ -96,7 +96,6 @@ export function consistencyRows(theory: TheoryResults, trained: ExperimentResult
   if (!theory.machines) throw new Error("theory.json has no machines part");
   return { rows: [...(trained?.table1 ?? []), ...theory.machines.table1], randomExact: trained?.baseline.exact.functional ?? exactRandomBaseline().functional };
 }
-
 
 /**
  * The experiment's results.json of the output folder when its trained models are the ones these
