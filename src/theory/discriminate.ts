@@ -22,7 +22,8 @@
  * Intervals over models: a variant's models share dataset draws, so they are not independent; every
  * interval over models is a t-interval over draw means (draws - 1 df; src/eval/draw-means.ts), or over
  * models when they all share one draw (then it speaks for that draw only). With one model there is
- * none. (A percentile bootstrap over a handful of models under-covers: 78-86 % for a nominal 95 % at 3.)
+ * none. (The two-level percentile bootstrap over models that this replaced under-covered with 3 models:
+ * 78-86 % for a nominal 95 %, as reported in issue 19.)
  */
 import { ExperimentConfig } from "../config";
 import { samplerForm } from "../ddpm/sampler-forms";
