@@ -6,6 +6,7 @@
  *     --step experiment=12.3 --step notebooks=80.1 --notebook-log DIR/notebooks/run_notebooks.log
  */
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { writeJsonAtomic } from "../src/io/atomic";
 import { collectVersions } from "../src/notebook/environment";
@@ -58,7 +59,12 @@ function main(argv: string[]): void {
     trainingSeeds: results.meta?.seeds,
     samplingSeeds: Array.from({ length: results.config.runs }, (_, r) => results.config.sampleSeed + r),
     datasetSeed: results.config.datasetSeed,
-    timings: { stepsSeconds: steps, notebooksSeconds: perNotebook, experimentInternalSeconds: results.meta?.seconds },
+    timings: {
+      stepsSeconds: steps, notebooksSeconds: perNotebook, experimentInternalSeconds: results.meta?.seconds,
+      // the experiment's phases (datasets, train, sample, tables, theory), wall clock, from its phases.json
+      phasesSeconds: fs.existsSync(path.join(out, "phases.json")) ? JSON.parse(fs.readFileSync(path.join(out, "phases.json"), "utf8")).seconds : null,
+      loadAverage: os.loadavg(),
+    },
     files: {
       notebooks: list(path.join(out, "notebooks")).filter((f) => f.endsWith(".ipynb")),
       figures: list(path.join(out, "figures")),

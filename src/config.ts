@@ -105,9 +105,9 @@ export interface ExperimentConfig {
    */
   readonly sampleEngine: Engine;
   /**
-   * After sampling, run the theory phase (src/theory/theoryPhase.ts): score machines sampled like
-   * the models and compared with every trained network, written to theory.json and
-   * theory-discrimination.json for notebook 09. Changes no other result.
+   * After sampling, run the theory phase (src/experiment/theory-phase.ts): the derivation checks, and
+   * score machines sampled like the models and compared with every trained network, written to
+   * theory.json for notebook 09. Changes no other result.
    */
   readonly theory: boolean;
 }

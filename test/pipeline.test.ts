@@ -120,6 +120,7 @@ describe("scripts/pipeline.sh --profile smoke", () => {
     expect(run.config.samples).toBe(128);
     expect(run.trainingSeeds).toEqual([0]);
     expect(run.timings.stepsSeconds.experiment).toBeGreaterThan(0);
+    for (const k of ["train", "sample", "tables"]) expect(run.timings.phasesSeconds[k], `run.json timings.phasesSeconds.${k}`).toBeGreaterThan(0);
     expect(Object.keys(run.timings.notebooksSeconds).sort()).toEqual(NOTEBOOKS);
   });
 });

@@ -377,7 +377,7 @@ describe("7. smaller cases", () => {
     expect(() => intParam("GRID", "0", { min: 1, max: 32 })).toThrow(/GRID must be an integer in \[1, 32\], got '0'/);
     expect(intParam("GRID", " 8 ", { min: 1 })).toBe(8);
     expect(() => choiceParam("COLOURS", "rgb", ["raw", "palette"])).toThrow(/COLOURS must be one of raw, palette, got 'rgb'/);
-    for (const nb of ["01_dataset", "08_figures"]) {
+    for (const nb of ["01_dataset", "08_figures", "09_score_machines"]) {
       const text = fs.readFileSync(path.join(ROOT, "notebooks", `${nb}.ipynb`), "utf8");
       expect(text, `${nb} reads a number from the environment without checking it`).not.toMatch(/Number\(process\.env/);
     }

@@ -11,7 +11,7 @@ import {
   CheckResult, TOP1_SCENARIOS, checkEq1VsEq2, checkEq25, checkEq26, checkEq27Stationary, checkTop1Scenario,
   makeTop1Toy, solveTop1, top1ClosedForm,
 } from "../src/theory/derivations";
-import { positionMarginal } from "../src/theory/toyDistribution";
+import { positionMarginal } from "../src/theory/toy-distribution";
 
 function byName(results: CheckResult[], name: string): CheckResult {
   const r = results.find((c) => c.name === name);

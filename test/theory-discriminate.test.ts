@@ -16,12 +16,13 @@ import { ddpmStep, makeSchedule } from "../src/ddpm/schedule";
 import { trainTask } from "../src/experiment/tasks";
 import { Rng } from "../src/rng";
 import { bandsFor, forwardBands } from "../src/theory/bands";
+import { flatFromTensorModel } from "../src/theory/compare";
 import { tokenMoments } from "../src/theory/baselines";
 import { pairedBootstrap } from "../src/theory/bootstrap";
-import { runDiscrimination } from "../src/theory/discriminate";
-import { bandedR2Figure, discriminationMarkdown } from "../src/theory/discriminateReport";
+import { runDiscrimination } from "../src/experiment/theory-phase";
+import { bandedR2Figure, discriminationMarkdown } from "../src/theory/comparison-report";
 import { machineEpsModel, makeMachine, topPartners } from "../src/theory/machines";
-import { solveLinear } from "../src/theory/toyTop1";
+import { solveLinear } from "../src/theory/toy-top1";
 
 const tokens = imagesToTokens(datasetImages(generateDataset({ size: 2048, seed: 0 })));
 const S = makeSchedule();
@@ -145,7 +146,7 @@ describe("banded r^2", () => {
   it("a machine as the network: r^2 = 1 in every band against itself; shares sum to 1; pairwise is finite and < 1 between different machines", () => {
     const S100 = makeSchedule({ steps: 100, betaStart: 1e-3, betaEnd: 0.2 });
     const eq = makeMachine("equivariant", tokens, S100), att = makeMachine("attention", tokens, S100), triv = makeMachine("trivial", tokens, S100);
-    const f = forwardBands({ model: machineEpsModel(eq), predictors: [eq, att, triv], schedule: S100, tokens, n: 30, rng: new Rng(5), bands: bandsFor(100) });
+    const f = forwardBands({ model: flatFromTensorModel(machineEpsModel(eq)), predictors: [eq, att, triv], schedule: S100, tokens, n: 30, rng: new Rng(5), bands: bandsFor(100) });
     for (const v of f.vsNetwork!.r2.equivariant) expect(v).toBeGreaterThan(1 - 1e-6); // float32 round trip through tfjs
     expect(f.vsNetwork!.pooled.equivariant).toBeGreaterThan(1 - 1e-6);
     expect(f.vsNetwork!.weightShare.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
@@ -191,28 +192,34 @@ describe("runDiscrimination end to end on a tiny training (2 seeds of cnn)", () 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "theory-discriminate-"));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it("loads each seed through checkpointPath, pools seeds, bootstraps, sweeps, writes JSON", async () => {
+  it("loads each seed through checkpointPath, pools seeds, intervals over models, sweeps, writes JSON", async () => {
     const cfg = resolveConfig("smoke", { datasetSize: 256, epochs: 2, diffusionSteps: 50, samples: 48, runs: 1, sampleBatch: 48 });
     const paths = { outDir: dir, dataDir: path.join(dir, "data") };
     for (const seed of [0, 1]) trainTask(cfg, paths, "cnn", seed);
-    const r = await runDiscrimination({
+    const r = (await runDiscrimination({
       cfg, paths, checkpoints: [{ variant: "cnn", seed: 0 }, { variant: "cnn", seed: 1 }],
       predictors: ["equivariant", "attention", "trivial"], compareSamples: 24, bootstrapResamples: 200,
       sweep: [{ partnerWeight: 0.5, includeSelf: false, partners: "own" }, { partnerWeight: 0.25, includeSelf: true, partners: "pooled" }],
       log: () => {},
-    });
+    })).discrimination!;
     expect(r.models.map((m) => [m.variant, m.seed])).toEqual([["cnn", 0], ["cnn", 1]]);
     expect(r.variants).toHaveLength(1);
     const v = r.variants[0];
     expect(v.seeds).toEqual([0, 1]);
     expect(v.vsNetwork.attention).toHaveLength(r.bands.length);
     expect(v.differences.map((d) => `${d.a}-${d.b}`)).toEqual(["equivariant-attention", "equivariant-trivial", "attention-trivial"]);
-    for (const d of v.differences) expect(d.interval.groups).toBe(2);
+    // two models of one dataset draw: a t-interval over the two models' differences (never a bootstrap over models)
+    for (const d of v.differences) {
+      expect(d.interval.models).toBe(2);
+      expect(d.interval.over).toBe("models (one draw)");
+      const per = r.models.map((m) => m.pearsonMedian[d.a] - m.pearsonMedian[d.b]);
+      expect(d.interval.mean).toBeCloseTo((per[0] + per[1]) / 2, 12);
+    }
     expect(r.models[0].pearson.equivariant).toHaveLength(24);
     expect(r.sweep!.map((s) => s.isDefault)).toEqual([true, false]);
     expect(r.sweep![0].pearson).toHaveLength(2);
-    const saved = JSON.parse(fs.readFileSync(path.join(dir, "theory-discrimination.json"), "utf8"));
-    expect(saved.models[0].finals).toBeUndefined(); // final images stay out of the report
+    const saved = JSON.parse(fs.readFileSync(path.join(dir, "theory.json"), "utf8"));
+    expect(saved.discrimination.models[0].finals).toBeUndefined(); // final images stay out of the report
     expect(discriminationMarkdown(r)).toContain("equivariant");
     expect(bandedR2Figure(r, "cnn").data).toHaveLength(3);
     // The two seeds are different networks: their banded r^2 are not identical.

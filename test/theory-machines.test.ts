@@ -23,8 +23,9 @@ import { Rng } from "../src/rng";
 import { compareAlongTrajectory, perSamplePearson, quantile } from "../src/theory/compare";
 import { consistencyFigure, pearsonFigure, r2VsTFigure } from "../src/theory/figures";
 import { MACHINE_NAMES, machineEpsModel, makeMachine, THEORY_MACHINES } from "../src/theory/machines";
-import { bankFromRows, quadrantRows } from "../src/theory/patchBank";
-import { runTheory } from "../src/theory/runTheory";
+import { bankFromRows, quadrantRows } from "../src/theory/patch-bank";
+import { kernelMachine } from "../src/kernels/machine-kernel";
+import { runTheory } from "../src/experiment/theory-phase";
 
 const ds = generateDataset({ size: 2048, seed: 0 });
 const tokens = imagesToTokens(datasetImages(ds)); // [2048, 4, 12]
@@ -179,14 +180,14 @@ describe("machine samples", () => {
 });
 
 describe("comparison code", () => {
-  it("a machine against itself: r^2 = 1 at every t, same final images (Pearson 1), same samples as sampleTokens", () => {
-    const m = makeMachine("local", tokens, S200);
-    const c = compareAlongTrajectory(machineEpsModel(m), [m], S200, { n: 24, batch: 24, rng: new Rng(3).split("sample") });
+  it("a machine against itself: r^2 = 1 at every t, same final images (Pearson 1), the same chain as the fused sampler with that seed", () => {
+    const m = kernelMachine("local", tokens, S200);
+    const c = compareAlongTrajectory((x, t) => m.eps32(x, t), [m], S200, { n: 40, rng: new Rng(3).split("sample") });
     expect(c.r2.local).toHaveLength(200);
     expect(Math.min(...c.r2.local)).toBeGreaterThan(1 - 1e-9);
     expect(Math.min(...c.rho2.local)).toBeGreaterThan(1 - 1e-9);
     expect(c.r2Pooled.local).toBeGreaterThan(1 - 1e-9);
-    const again = sampleTokens(machineEpsModel(m), S200, { n: 24, batch: 24, rng: new Rng(3).split("sample") });
+    const again = m.sample({ n: 40, batch: 40, rng: new Rng(3).split("sample") }); // 40 > one chunk of 32: the noise order across chunks
     expect(Array.from(c.finalTokens)).toEqual(Array.from(again));
     expect(quantile(perSamplePearson(c.finalTokens, again), 0.5)).toBeCloseTo(1, 12);
   });
@@ -198,7 +199,8 @@ describe("comparison code", () => {
     it("trains cnn, skips a missing variant, writes theory.json with rows, curves, medians and checks; figures build", async () => {
       const cfg = resolveConfig("smoke", { datasetSize: 256, epochs: 2, diffusionSteps: 100, samples: 64, runs: 2, sampleBatch: 64 });
       const paths = { outDir: dir, dataDir: path.join(dir, "data") };
-      const r = await runTheory({ cfg, paths, variants: ["cnn", "attention"], compareSamples: 100, missing: "train", log: () => {} });
+      const full = await runTheory({ cfg, paths, variants: ["cnn", "attention"], compareSamples: 100, missing: "train", log: () => {} });
+      const r = full.machines!;
       expect(r.table1.map((row) => row.model)).toEqual(THEORY_MACHINES.map((n) => `machine:${n}`));
       expect(r.runs).toHaveLength(2 * THEORY_MACHINES.length);
       expect(r.comparisons.map((c) => c.variant)).toEqual(["cnn", "attention"]);
@@ -206,14 +208,14 @@ describe("comparison code", () => {
         for (const curve of [c.r2[n], c.rho2[n], c.r2X0[n], c.r2Forward[n]]) expect(curve).toHaveLength(100);
         expect(Number.isFinite(c.pearson[n].median)).toBe(true);
       }
-      expect(r.derivations.length).toBeGreaterThan(30);
+      expect(full.derivations.length).toBeGreaterThan(30);
       const saved = JSON.parse(fs.readFileSync(path.join(dir, "theory.json"), "utf8"));
-      expect(saved.table1).toHaveLength(THEORY_MACHINES.length);
+      expect(saved.machines.table1).toHaveLength(THEORY_MACHINES.length);
       for (const measure of ["r2", "rho2", "r2X0", "r2Forward"] as const) expect(r2VsTFigure(r.comparisons[0], { measure }).data).toHaveLength(THEORY_MACHINES.length);
       expect(pearsonFigure(r).data).toHaveLength(THEORY_MACHINES.length);
       expect(consistencyFigure(r.table1).data).toHaveLength(1);
-      const skip = await runTheory({ cfg, paths, variants: ["identity"], machines: ["local"], missing: "skip", derivations: false, outFile: null, log: () => {} });
-      expect(skip.skipped.map((s) => s.variant)).toEqual(["identity"]);
+      const skip = await runTheory({ cfg, paths, variants: ["identity"], machines: ["local"], missing: "skip", derivations: false, file: null, log: () => {} });
+      expect(skip.machines!.skipped.map((s) => s.variant)).toEqual(["identity"]);
     });
   });
 });

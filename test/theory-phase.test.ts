@@ -1,8 +1,8 @@
 /**
- * The experiment's theory phase (src/theory/theoryPhase.ts, src/theory/units.ts): it writes
- * theory.json and theory-discrimination.json as runTheory and runDiscrimination do, its cached units
- * are reused (a second run computes nothing), its progress bar never goes backwards, and neither a
- * file nor a unit made for another config, request or checkpoint is silently reused.
+ * The experiment's theory phase (src/experiment/theory-phase.ts, src/experiment/theory-units.ts): it
+ * writes theory.json as runTheory and runDiscrimination do, its cached units are reused (a second run
+ * computes nothing), its progress bar never goes backwards, and neither the file nor a unit made for
+ * another config, request or checkpoint is silently reused.
  * A tiny study (128 images, 20 diffusion steps) and a small request (24 comparisons, 3 predictors,
  * 2 sweep settings, 200 bootstrap resamples): seconds.
  */
@@ -15,14 +15,14 @@ import { resolveConfig } from "../src/config";
 import { runExperiment } from "../src/experiment/run";
 import { checkpointPath, trainTask } from "../src/experiment/tasks";
 import { Variant } from "../src/model/variants";
-import { runDiscrimination } from "../src/theory/discriminate";
-import { runTheory } from "../src/theory/runTheory";
-import { VARIANTS } from "../src/model/variants";
-import { discriminationSettings } from "../src/theory/discriminate";
+import { notebookParams } from "../src/notebook/params";
+import { theoryNotebookRequest } from "../src/notebook/theory";
+import { DiscriminationSettings, discriminationSettings } from "../src/theory/discriminate";
+import { THEORY_MACHINES } from "../src/theory/machines";
 import {
-  computeTheory, discriminationStaleReason, experimentTheoryRequest, loadOrComputeTheory, theoryPart, theoryStaleReason,
-} from "../src/theory/theoryPhase";
-import { readUnit, unitPath } from "../src/theory/units";
+  computeTheory, experimentTheoryRequest, loadOrComputeTheory, runDiscrimination, runTheory, TheoryRequest, theoryPart, theoryStaleReason,
+} from "../src/experiment/theory-phase";
+import { readUnit, unitPath } from "../src/experiment/theory-units";
 
 const cfg = resolveConfig("smoke", { datasetSize: 128, epochs: 2, diffusionSteps: 20, samples: 16, sampleBatch: 16, runs: 2, workers: 1, checkpointEvery: 1, theory: true });
 const variants: Variant[] = ["cnn", "identity"];
@@ -37,9 +37,10 @@ const small = {
   sweep: [{ partnerWeight: 0.5, includeSelf: false, partners: "own" as const }, { partnerWeight: 0.25, includeSelf: true, partners: "pooled" as const }],
 };
 /** The theory phase's request in these tests (the experiment's default has 200 comparisons, 8 predictors, 12 sweep settings). */
-const request = () => ({
+const request = (): TheoryRequest => ({
   theory: theoryPart(cfg, { variants, compareSamples: small.compareSamples, missing: "error" }),
   discrimination: { checkpoints: variants.map((variant) => ({ variant, seed: 0 })), settings: discriminationSettings({ ...small, predictors: [...small.predictors] }) },
+  derivations: true,
 });
 
 beforeAll(async () => {
@@ -57,31 +58,43 @@ describe("the experiment's theory phase", () => {
     });
   }, 120_000);
 
-  it("writes theory.json and theory-discrimination.json, with every unit cached", () => {
-    expect(log.some((l) => /theory phase: wrote theory.json and theory-discrimination.json \((\d+) unit\(s\) computed, 0 reused/.test(l)), log.join("\n")).toBe(true);
+  it("writes theory.json, one file with every part, with every unit cached", () => {
+    expect(log.some((l) => /theory phase: wrote theory.json \((\d+) unit\(s\) computed, 0 reused/.test(l)), log.join("\n")).toBe(true);
     const t = read("theory.json");
-    expect(t.comparisons.map((c: { variant: string }) => c.variant)).toEqual(variants);
-    expect(t.table1).toHaveLength(5);
+    expect(t.machines.comparisons.map((c: { variant: string }) => c.variant)).toEqual(variants);
+    const M = THEORY_MACHINES.length;
+    expect(t.machines.table1).toHaveLength(M);
     expect(t.identity.checkpoints.map((c: { checkpoint: string }) => c.checkpoint)).toEqual(variants.map((v) => path.relative(paths.outDir, checkpointPath(paths, cfg, v, 0))));
-    const d = read("theory-discrimination.json");
-    expect(d.models.map((m: { variant: string }) => m.variant)).toEqual(variants);
-    expect(d.sweep).toHaveLength(2);
-    // runTheory: 5 machines x 2 runs, 5 finals, 2 comparisons, the derivation checks; runDiscrimination: 1 forward,
+    expect(t.discrimination.models.map((m: { variant: string }) => m.variant)).toEqual(variants);
+    expect(t.discrimination.sweep).toHaveLength(2);
+    expect(t.derivations.length).toBeGreaterThan(30);
+    // machines part: M machines x 2 runs, M finals, 2 comparisons; the derivation checks; discrimination: 1 forward,
     // 1 finals (trivial; the machines' are shared), 2 bands, and for the sweep 1 run + 1 finals (its default
     // setting is Table 1's attention machine)
-    expect(unitFiles()).toHaveLength(10 + 5 + 2 + 1 + 1 + 1 + 2 + 2);
+    expect(unitFiles()).toHaveLength(2 * M + M + 2 + 1 + 1 + 1 + 2 + 2);
   });
 
-  it("by default computes what notebook 09 asks for with its default parameters", () => {
-    const exp = experimentTheoryRequest(cfg, VARIANTS);
-    const nb = {
-      theory: theoryPart(cfg, { variants: VARIANTS, missing: "skip", compareSamples: 200, machineOptions: { partnerWeight: 0.5 } }),
-      settings: discriminationSettings({ compareSamples: 200, machineOptions: { partnerWeight: 0.5 }, sweep: undefined }),
-    };
-    expect({ ...exp.theory, missing: null }).toEqual({ ...nb.theory, missing: null });
-    const resolved = (st: typeof nb.settings) => ({ ...st, machineOptions: { ...exp.theory.machineOptions, ...st.machineOptions } });
-    expect(resolved(exp.discrimination.settings)).toEqual(resolved(nb.settings));
-    expect(exp.discrimination.checkpoints).toEqual(VARIANTS.map((variant) => ({ variant, seed: cfg.seed })));
+  it("by default computes what notebook 09 asks for with its default parameters (the experiment's variants, from results.json)", () => {
+    const exp = experimentTheoryRequest(cfg, variants);
+    const p = notebookParams({ PROFILE: "smoke", OUT_DIR: paths.outDir, DATA_DIR: paths.dataDir, OVERRIDES: JSON.stringify({ datasetSize: 128, epochs: 2, diffusionSteps: 20, samples: 16, sampleBatch: 16, runs: 2, workers: 1, checkpointEvery: 1, theory: true }), SEED: "" });
+    const nb = theoryNotebookRequest(p, {});
+    expect({ ...exp.theory!, missing: null }).toEqual({ ...nb.theory!, missing: null });
+    const resolved = (st: DiscriminationSettings) => ({ ...st, machineOptions: { ...exp.theory!.machineOptions, ...st.machineOptions } });
+    expect(resolved(exp.discrimination!.settings)).toEqual(resolved(nb.discrimination!.settings));
+    expect(exp.discrimination!.checkpoints).toEqual(variants.map((variant) => ({ variant, seed: cfg.seed })));
+    expect(nb.discrimination!.checkpoints).toEqual(exp.discrimination!.checkpoints);
+    expect(nb.derivations).toBe(exp.derivations);
+  });
+
+  it("notebook 09's own parameters are checked: a bad value throws naming it", () => {
+    const p = notebookParams({ PROFILE: "smoke", OUT_DIR: paths.outDir, DATA_DIR: paths.dataDir, OVERRIDES: JSON.stringify({ datasetSize: 128, epochs: 2, diffusionSteps: 20, samples: 16, sampleBatch: 16, runs: 2, workers: 1, checkpointEvery: 1, theory: true }), SEED: "" });
+    expect(() => theoryNotebookRequest(p, { MISSING: "maybe" })).toThrow(/MISSING must be one of train, skip, error, got 'maybe'/);
+    expect(() => theoryNotebookRequest(p, { COMPARE_SAMPLES: "lots" })).toThrow(/COMPARE_SAMPLES must be an integer/);
+    expect(() => theoryNotebookRequest(p, { PARTNER_WEIGHT: "1.5" })).toThrow(/PARTNER_WEIGHT must be a number in \[0, 1\), got '1.5'/);
+    expect(() => theoryNotebookRequest(p, { SWEEP: "yes" })).toThrow(/SWEEP must be one of 0, 1/);
+    expect(() => theoryNotebookRequest(p, { SEEDS: "7" })).toThrow(/training seed 7 is not a model of this study/);
+    expect(() => theoryNotebookRequest(p, { VARIANTS: "cnn,transformer" })).toThrow(/transformer/);
+    expect(theoryNotebookRequest(p, { PARTNER_WEIGHT: "0.25", SWEEP: "0" }).discrimination!.settings.sweep).toBeNull();
   });
 
   it("its progress bar never goes backwards and ends at 100 %", () => {
@@ -92,11 +105,13 @@ describe("the experiment's theory phase", () => {
   });
 
   it("gives the numbers runTheory and runDiscrimination give (from its cache)", async () => {
-    const r = await runTheory({ cfg, paths, variants, compareSamples: small.compareSamples, missing: "error", outFile: null, log: () => {}, onProgress: () => {} });
-    expect(numbers(r as unknown as Record<string, unknown>)).toBe(numbers(read("theory.json")));
+    const r = await runTheory({ cfg, paths, variants, compareSamples: small.compareSamples, missing: "error", file: null, log: () => {}, onProgress: () => {} });
+    const saved = read("theory.json");
+    expect(JSON.stringify(r.machines)).toBe(JSON.stringify(saved.machines));
+    expect(JSON.stringify(r.derivations)).toBe(JSON.stringify(saved.derivations));
     const checkpoints = variants.map((variant) => ({ variant, seed: 0 }));
-    const d = await runDiscrimination({ cfg, paths, checkpoints, ...small, predictors: [...small.predictors], outFile: null, log: () => {}, onProgress: () => {} });
-    expect(numbers(d as unknown as Record<string, unknown>)).toBe(numbers(read("theory-discrimination.json")));
+    const d = await runDiscrimination({ cfg, paths, checkpoints, ...small, predictors: [...small.predictors], file: null, log: () => {}, onProgress: () => {} });
+    expect(JSON.stringify(d.discrimination)).toBe(JSON.stringify(saved.discrimination));
     expect(r.meta.computed).toBe(0);
     expect(d.meta.computed).toBe(0);
   });
@@ -108,26 +123,25 @@ describe("the experiment's theory phase", () => {
     expect(again.some((l) => /theory phase: .*\(0 unit\(s\) computed, \d+ reused/.test(l)), again.join("\n")).toBe(true);
     expect(unitFiles().map((f) => fs.statSync(path.join(paths.outDir, "theory", f)).mtimeMs)).toEqual(before);
     const l = await loadOrComputeTheory({ cfg, paths, ...request(), log: () => {} });
-    expect(l.source).toEqual({ theory: "loaded", discrimination: "loaded" });
+    expect(l.source).toBe("loaded");
     expect(l.computed).toBe(0);
   });
 
   it("a file of another config or request is stale, naming what differs", () => {
     const req = request();
     const t = read("theory.json");
-    const d = read("theory-discrimination.json");
-    expect(theoryStaleReason(t, cfg, req.theory, paths)).toBeNull();
-    expect(discriminationStaleReason(d, cfg, req.discrimination, paths)).toBeNull();
+    expect(theoryStaleReason(t, cfg, req, paths)).toBeNull();
     const other = resolveConfig("smoke", { ...cfg, sampleSeed: 7 });
-    expect(theoryStaleReason(t, other, req.theory, paths)).toMatch(/config differs in sampleSeed \(1000 vs 7\)/);
-    expect(discriminationStaleReason(d, other, req.discrimination, paths)).toMatch(/config differs in sampleSeed/);
-    expect(theoryStaleReason(t, { ...cfg, workers: 2, theory: false }, req.theory, paths)).toBeNull(); // change no number
-    expect(theoryStaleReason(t, cfg, theoryPart(cfg, { variants, compareSamples: 100, missing: "error" }), paths)).toMatch(/other compareSamples/);
-    expect(theoryStaleReason(t, cfg, theoryPart(cfg, { variants, compareSamples: 24, machineOptions: { partnerWeight: 0.25 }, missing: "error" }), paths)).toMatch(/other machineOptions/);
-    expect(discriminationStaleReason(d, cfg, { ...req.discrimination, settings: { ...req.discrimination.settings, sweep: null } }, paths)).toMatch(/other settings \(sweep\)/);
-    expect(discriminationStaleReason(d, cfg, { ...req.discrimination, checkpoints: [{ variant: "cnn", seed: 0 }] }, paths)).toMatch(/compares other models/);
-    // files written before they recorded their identity are never taken for current ones
-    expect(theoryStaleReason({ ...t, identity: undefined }, cfg, req.theory, paths)).toMatch(/does not record what it was computed for/);
+    expect(theoryStaleReason(t, other, req, paths)).toMatch(/config differs in sampleSeed \(1000 vs 7\)/);
+    expect(theoryStaleReason(t, { ...cfg, workers: 2, theory: false }, req, paths)).toBeNull(); // change no number
+    expect(theoryStaleReason(t, cfg, { ...req, theory: theoryPart(cfg, { variants, compareSamples: 100, missing: "error" }) }, paths)).toMatch(/other machines part: compareSamples/);
+    expect(theoryStaleReason(t, cfg, { ...req, theory: theoryPart(cfg, { variants, compareSamples: 24, machineOptions: { partnerWeight: 0.25 }, missing: "error" }) }, paths)).toMatch(/other machines part: machineOptions/);
+    expect(theoryStaleReason(t, cfg, { ...req, discrimination: { ...req.discrimination!, settings: { ...req.discrimination!.settings, sweep: null } } }, paths)).toMatch(/other settings: sweep/);
+    expect(theoryStaleReason(t, cfg, { ...req, discrimination: { ...req.discrimination!, checkpoints: [{ variant: "cnn", seed: 0 }] } }, paths)).toMatch(/compares other models/);
+    expect(theoryStaleReason(t, cfg, { ...req, derivations: false }, paths)).toMatch(/other derivations/);
+    // files written before they recorded their identity (or in the old two-file layout) are never taken for current ones
+    expect(theoryStaleReason({ ...t, identity: undefined }, cfg, req, paths)).toMatch(/does not record what it was computed for/);
+    expect(theoryStaleReason({ ...t, identity: { ...t.identity, format: 1 } }, cfg, req, paths)).toMatch(/does not record what it was computed for/);
   });
 
   it("a unit file holding another unit, or a truncated one, is an error naming the file", async () => {
@@ -143,34 +157,32 @@ describe("the experiment's theory phase", () => {
     fs.writeFileSync(run0, saved);
   });
 
-  it("a retrained checkpoint: both files are stale, its units are computed again, every other unit is reused", async () => {
+  it("a retrained checkpoint: the file is stale, its units are computed again, every other unit is reused", async () => {
     const req = request();
     const t = read("theory.json");
-    const d = read("theory-discrimination.json");
     // retrain with the other engine: same config, slightly different weights
     fs.rmSync(checkpointPath(paths, cfg, "cnn", 0));
     trainTask({ ...cfg, trainEngine: "tfjs" }, paths, "cnn", 0);
-    expect(theoryStaleReason(t, cfg, req.theory, paths)).toMatch(/checkpoint checkpoints\/cnn-\S+ holds other weights than it was computed from/);
-    expect(discriminationStaleReason(d, cfg, req.discrimination, paths)).toMatch(/holds other weights/);
-    const compareUnit = { kind: "network-compare" as const, variant: "cnn" as const, seed: 0, weights: "ema" as const, machines: req.theory.machines, options: req.theory.machineOptions, n: req.theory.compareSamples };
+    expect(theoryStaleReason(t, cfg, req, paths)).toMatch(/checkpoint checkpoints\/cnn-\S+ holds other weights than it was computed from/);
+    const compareUnit = { kind: "network-compare" as const, variant: "cnn" as const, seed: 0, weights: "ema" as const, machines: req.theory!.machines, options: req.theory!.machineOptions, n: req.theory!.compareSamples };
     expect(fs.existsSync(unitPath(paths, cfg, compareUnit))).toBe(true);
     expect(readUnit(paths, cfg, compareUnit)).toBeNull();
     const lines: string[] = [];
     const l = await loadOrComputeTheory({ cfg, paths, ...req, log: (x) => lines.push(x), progressWrite: () => {} });
-    expect(l.source).toEqual({ theory: "computed", discrimination: "computed" });
+    expect(l.source).toBe("computed");
     expect(l.computed).toBe(2); // cnn's comparison and its banded r^2; machines and identity reused
     expect(lines.some((x) => /not using .*theory\.json: checkpoint .* holds other weights/.test(x))).toBe(true);
-    expect(l.theory!.identity!.checkpoints[0].weightsSha256).not.toBe(t.identity.checkpoints[0].weightsSha256);
-    expect(theoryStaleReason(read("theory.json"), cfg, req.theory, paths)).toBeNull();
+    expect(l.results.identity.checkpoints[0].weightsSha256).not.toBe(t.identity.checkpoints[0].weightsSha256);
+    expect(theoryStaleReason(read("theory.json"), cfg, req, paths)).toBeNull();
   });
 
   it("a variant skipped for want of a checkpoint makes the file stale once it is trained", async () => {
     const part = theoryPart(cfg, { variants: ["cnn", "attention"], compareSamples: 24, missing: "skip" });
-    const r = await runTheory({ cfg, paths, variants: ["cnn", "attention"], compareSamples: 24, missing: "skip", derivations: false, outFile: null, log: () => {}, onProgress: () => {} });
-    expect(r.skipped.map((s) => s.variant)).toEqual(["attention"]);
-    expect(theoryStaleReason(r, cfg, part, paths)).toBeNull();
-    expect(theoryStaleReason(r, cfg, { ...part, missing: "error" }, paths)).toMatch(/it skipped attention/);
+    const r = await runTheory({ cfg, paths, variants: ["cnn", "attention"], compareSamples: 24, missing: "skip", derivations: false, file: null, log: () => {}, onProgress: () => {} });
+    expect(r.machines!.skipped.map((s) => s.variant)).toEqual(["attention"]);
+    expect(theoryStaleReason(r, cfg, { theory: part }, paths)).toBeNull();
+    expect(theoryStaleReason(r, cfg, { theory: { ...part, missing: "error" } }, paths)).toMatch(/it skipped attention/);
     trainTask(cfg, paths, "attention", 0);
-    expect(theoryStaleReason(r, cfg, part, paths)).toMatch(/attention was skipped .* but has a finished checkpoint now/);
+    expect(theoryStaleReason(r, cfg, { theory: part }, paths)).toMatch(/attention was skipped .* but has a finished checkpoint now/);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The top-1 derivation (Appendix A.2, Eq. 28-32 = Section 2.2, Eq. 5-8) line by line on the
- * continuous toy of src/theory/continuousTop1.ts, where every assumption holds exactly, and the
+ * continuous toy of src/theory/continuous-top1.ts, where every assumption holds exactly, and the
  * accounting of all derivation checks per distinct claim (src/theory/claims.ts).
  *
  * Printed lines that are wrong must fail by the size derived in docs/theory.md (not merely "fail");
@@ -10,9 +10,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
 import {
   continuousTop1Loss, correctedEq32, gridTables, jointLogDensity, makeContinuousToy, mixtureDensity, solveContinuousTop1, trueScore,
-} from "../src/theory/continuousTop1";
-import { CheckResult, roleOf, runAllDerivationChecks, tallyClaims } from "../src/theory/derivations";
-import { checkContinuousTop1Scenario, makeContinuousScenario, SYMMETRIC_MARGINALS } from "../src/theory/derivationsTop1Continuous";
+} from "../src/theory/continuous-top1";
+import { CheckResult, CLAIMS, claimsMarkdown, ROLES, runAllDerivationChecks, tallyClaims } from "../src/theory/derivations";
+import { checkContinuousTop1Scenario, makeContinuousScenario, SYMMETRIC_MARGINALS } from "../src/theory/derivations-top1-continuous";
 
 function byName(results: CheckResult[], name: string): CheckResult {
   const r = results.find((c) => c.name === name);
@@ -173,27 +173,37 @@ describe("claims accounting", () => {
     all = runAllDerivationChecks();
   });
 
-  it("labels every check; an unknown check name is an error", () => {
-    for (const r of all) expect(r.role, r.name).toBeDefined();
-    expect(() => roleOf("no-such-check")).toThrow(/no role/);
+  it("every check carries the role set where it was made; a claim check names its claim, a reading states itself", () => {
+    for (const r of all) {
+      expect(ROLES, r.name).toContain(r.role);
+      if (r.role === "claim" || r.role === "reading") expect(Object.keys(CLAIMS), r.name).toContain(r.claimKey);
+      if (r.role === "reading") expect(r.reading, r.name).toBeTruthy();
+    }
+    const bad = { ...all[0], role: undefined } as unknown as CheckResult;
+    expect(() => tallyClaims([bad])).toThrow(/has no role/);
+    expect(() => tallyClaims([{ ...all[0], role: "reading", claimKey: "eq25", reading: undefined }])).toThrow(/states no reading/);
   });
 
-  it("counts per distinct claim: identities, controls, corrections and readings are not counted", () => {
+  it("counts per distinct claim, as printed and under a stated reading; identities, controls, corrections and findings are not counted", () => {
     const t = tallyClaims(all);
-    const verdict = Object.fromEntries(t.claims.map((c) => [c.claim, c.holds]));
-    expect(t.claims.map((c) => c.claim).filter((c) => /Eq\. 28 /.test(c))).toHaveLength(1);
-    const find = (re: RegExp) => { const k = Object.keys(verdict).filter((c) => re.test(c)); expect(k, String(re)).toHaveLength(1); return verdict[k[0]]; };
-    expect(find(/^Eq\. 28 /)).toBe(true);
-    expect(find(/^Eq\. 29 \(/)).toBe(true);
-    expect(find(/^Eq\. 31, line 2/)).toBe(false);
-    expect(find(/^Eq\. 32 = Eq\. 8/)).toBe(false);
-    expect(find(/^Eq\. 26 /)).toBe(false);
-    expect(find(/^Eq\. 25 /)).toBe(true);
-    expect(t.hold + t.fail).toBe(t.claims.length);
+    const byKey = Object.fromEntries(t.claims.map((c) => [c.key, c]));
+    expect(t.claims).toHaveLength(Object.keys(CLAIMS).length);
+    // as printed: only Eq. 25 and Eq. 28
+    expect(t.claims.filter((c) => c.holdsAsPrinted).map((c) => c.key)).toEqual(["eq25", "eq28"]);
+    // under a stated reading: Eq. 29 (conditional) and the closed form (table entry), whose literal checks fail
+    expect(t.claims.filter((c) => c.holdsUnderReading).map((c) => c.key)).toEqual(["eq25", "eq28", "eq29", "closedForm"]);
+    expect(byKey.eq29.holdsAsPrinted).toBe(false);
+    expect(byKey.eq29.holdingReadings).toHaveLength(1);
+    expect(byKey.closedForm.holdsAsPrinted).toBe(false);
+    for (const k of ["line3", "eq32", "eq26", "eq27", "cancel", "eq1eq2"]) expect(byKey[k].holdsUnderReading, k).toBe(false);
+    expect(t.holdAsPrinted).toBe(2);
+    expect(t.holdUnderReading).toBe(4);
     // Every check is counted once, under one role.
     expect(Object.values(t.byRole).reduce((s, v) => s + v.holds + v.fails, 0)).toBe(all.length);
     // Identities hold by construction: a failing one would mean broken machinery.
     expect(t.byRole.identity.fails).toBe(0);
     expect(t.byRole.correction.fails).toBe(0);
+    expect(t.byRole.finding.fails).toBe(0);
+    expect(claimsMarkdown(t)).toMatch(/2 of 10 hold as printed; 4 of 10 hold as printed or under a stated reading/);
   });
 });

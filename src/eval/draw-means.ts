@@ -12,7 +12,7 @@
  * within-draw part; coverage checked by simulation in test/nested-stats.test.ts). Models are not
  * independent of each other across a shared draw, so an interval over models would under-cover.
  */
-import type { ModelRuns } from "./study-types";
+import type { ModelRuns } from "./nested-types";
 import { summarize } from "./stats";
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -17,9 +17,9 @@ import { fiellerRatio, RatioInterval } from "./fieller";
 import { oneModelPrediction, OneModelPrediction } from "./prediction";
 import { shareUpperBounds, ShareUpperBounds } from "./share-bounds";
 import { studentTQuantile, summarize, Summary } from "./stats";
-import type { ModelRuns, NestedEstimate } from "./study-types";
 
-export type { ModelRuns, NestedEstimate } from "./study-types";
+export type { ModelRuns, NestedEstimate } from "./nested-types";
+import type { ModelRuns, NestedEstimate } from "./nested-types";
 
 export interface StudySummary {
   /** Every model's mean over its runs, draw-major. */

@@ -24,7 +24,7 @@
  * Coverage at our designs (6, 14 and 17 draws x 2 seeds x 10 runs; draw component 0, moderate and
  * dominant; seed component 0) is checked by simulation in test/nested-stats.test.ts.
  */
-import type { NestedEstimate } from "./study-types";
+import type { NestedEstimate } from "./nested-types";
 import { studentTQuantile } from "./stats";
 
 export interface OneModelPrediction {

@@ -21,7 +21,7 @@
  * exist here, so no bootstrap is needed. Coverage is checked by simulation at our designs in
  * test/nested-stats.test.ts. Needs >= 2 seeds per draw (else draw and seed are one component).
  */
-import type { NestedEstimate } from "./study-types";
+import type { NestedEstimate } from "./nested-types";
 import { fQuantile } from "./stats";
 
 export interface ShareUpperBounds {

@@ -3,7 +3,7 @@
  * core: the wasm backend is single-threaded in Node, so threads are how all cores work).
  *
  * What a task does is its executor's business: an `Executor` is a value owned by the module that
- * implements the task kind (src/experiment/tasks.ts: training and sampling; src/theory/units.ts:
+ * implements the task kind (src/experiment/tasks.ts: training and sampling; src/experiment/theory-units.ts:
  * the theory phase's units; src/sweep/run.ts: a sweep's cells), passed by whoever runs a phase. The
  * pool imports none of them; a worker thread loads the executor from the module path and export
  * name it carries.

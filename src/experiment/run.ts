@@ -1,8 +1,8 @@
 /**
  * An experiment end to end: dataset -> train every (variant, seed) -> sample every run ->
  * metrics -> Table 1, written atomically as results.json, results.csv, table1.csv/.md and
- * config.json in the output folder -> (config key `theory`) the theory phase, theory.json and
- * theory-discrimination.json. The CLI and the notebooks call this (or its pieces).
+ * config.json in the output folder -> (config key `theory`) the theory phase, theory.json. The CLI
+ * and the notebooks call this (or its pieces).
  */
 import * as os from "os";
 import * as path from "path";
@@ -14,15 +14,15 @@ import { loadOrCreateDataset } from "../data/store";
 import { exactRandomBaseline, monteCarloRandomBaseline } from "../eval/baseline";
 import { MetricValues } from "../eval/metrics";
 import { baselineSummary, compareVariants, ModelSummary, nonFiniteNote, RunMetrics, summarizeRuns, table1Markdown, table1Rows, toCsv, VariantComparison } from "../eval/report";
-import { writeFilesAtomic } from "../io/atomic";
+import { writeFilesAtomic, writeJsonAtomic } from "../io/atomic";
 import { Variant } from "../model/variants";
-import { computeTheory, DiscriminationPart, experimentTheoryRequest, TheoryPart } from "../theory/theoryPhase";
 import { libraryVersion } from "../version";
 import { withOutputLock } from "./lock";
 import { ModelKey, protocolModel, runsFor, selectModels, studyModels } from "./models";
 import { runPhase } from "./phase";
 import { workerCount } from "./pool";
 import { checkSelection } from "./selection";
+import { computeTheory, experimentTheoryRequest, TheoryRequest } from "./theory-phase";
 import { Paths, SAMPLE_TASKS, SampleTask, SampleTaskResult, storedRun, TRAIN_TASKS, TrainTask, TrainTaskResult } from "./tasks";
 
 export interface ExperimentOptions {
@@ -43,7 +43,7 @@ export interface ExperimentOptions {
   /** Where progress lines go (default: a bar on a terminal, else a line every 10 s). */
   progressWrite?: (line: string, final: boolean) => void;
   /** What the theory phase computes (default `experimentTheoryRequest`: notebook 09's defaults). */
-  theoryRequest?: { theory: TheoryPart | null; discrimination: DiscriminationPart | null };
+  theoryRequest?: TheoryRequest;
 }
 
 export interface ExperimentResults {
@@ -122,6 +122,10 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
   const { models, seeds, runs, draws, trainTasks, sampleTasks } = plan;
   const info = await initBackend();
   const workers = workerCount(cfg);
+  // wall-clock seconds per phase, written to phases.json (scripts/run-info.ts copies them into run.json)
+  const phases: Record<string, number> = {};
+  let mark = Date.now();
+  const lap = (name: string) => { const now = Date.now(); phases[name] = (now - mark) / 1000; mark = now; };
   // 1. datasets (generated once here so workers only read them)
   const censuses = draws.map((seed) => census(loadOrCreateDataset(paths.dataDir, { size: cfg.datasetSize, seed })));
   const c = censuses[0];
@@ -130,11 +134,14 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
   // 2. training, one task per (variant, model)
   const phase = (label: string) => ({ label: `${o.profile} ${label}`, context: { cfg, paths }, workers, write: o.progressWrite });
   // weights known up front, so the bar only moves forward: training counts its epochs, a sampling run counts 1
+  lap("datasets");
   const training = await runPhase({ ...phase("train"), executor: TRAIN_TASKS, tasks: trainTasks, weights: trainTasks.map((t) => epochsFor(cfg, t.variant)) });
+  lap("train");
   for (const t of training) log(`trained ${t.variant} draw ${t.dataSeed} seed ${t.seed}: ${t.status}, ${t.steps} steps, final epoch loss ${t.epochLosses.at(-1)?.toFixed(4)} (${t.seconds.toFixed(0)} s)`);
 
   // 3. sampling runs (samples of each model's first run saved as .npy)
   const sampled = await runPhase({ ...phase("sample"), executor: SAMPLE_TASKS, tasks: sampleTasks, weights: sampleTasks.map(() => 1) });
+  lap("sample");
 
   // 4. tables and files
   const results = assembleResults({
@@ -148,9 +155,10 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
   // config.json goes with the results it describes (one write, see writeResults): a failed rerun
   // with other settings leaves both as they were.
   writeResults(paths.outDir, results, { profile: o.profile, variants, config: cfg, selection: { seeds, models, runs } });
+  lap("tables");
 
-  // 5. theory: score machines beside the trained models (theory.json, theory-discrimination.json),
-  //    its units over the same pool and cached in theory/ (notebook 09 loads the two files)
+  // 5. theory: the derivation checks and score machines beside the trained models (theory.json),
+  //    its units over the same pool and cached in theory/ (notebook 09 loads the file)
   if (!cfg.theory) log("theory phase: off (config key theory = false)");
   else if (o.seeds || o.runs) log("theory phase: skipped, this run is a slice of the study (--seeds/--runs range); run the whole study or notebook 09 for it");
   else {
@@ -158,8 +166,11 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
       cfg, paths, ...(o.theoryRequest ?? experimentTheoryRequest(cfg, variants)), workers, label: `${o.profile} theory`, progressWrite: o.progressWrite, log,
       command: o.command ?? `runExperiment (${o.profile})`,
     });
-    log(`theory phase: wrote theory.json and theory-discrimination.json (${t.computed} unit(s) computed, ${t.reused} reused; ${t.seconds.toFixed(0)} s)`);
+    log(`theory phase: wrote theory.json (${t.computed} unit(s) computed, ${t.reused} reused; ${t.seconds.toFixed(0)} s)`);
+    lap("theory");
   }
+  writeJsonAtomic(path.join(paths.outDir, "phases.json"), { command: o.command ?? null, startedAt: started.toISOString(), seconds: phases, loadAverage: os.loadavg() });
+  log(`phases (s): ${Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}`);
   return results;
 }
 

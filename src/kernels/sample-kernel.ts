@@ -350,6 +350,40 @@ export function wasmEps(params: ParamArrays, variant: Variant, tokens: Float32Ar
   return out;
 }
 
+/**
+ * A network kept loaded in one kernel instance, for many eps calls (the theory phase's comparisons
+ * evaluate it at every timestep): `eps(tokens [B, 4, 12], t)` equals `wasmEps` and the per-step eps
+ * of `wasmSampleTokens` bit for bit (same forward pass, same time biases). Argmax rule only.
+ */
+export function wasmNetwork(params: ParamArrays, variant: Variant): { eps(tokens: Float32Array, t: number): Float32Array } {
+  const kr = new Kernel();
+  loadWeights(kr, params, variant);
+  writeSettings(kr, variant, { gumbelSampling: "argmax" });
+  const code = wasmKernelOf(variant, "sampling");
+  const b1P = kr.alloc(HIDDEN * 4);
+  let cap = 0, xP = 0, eP = 0, lastT = -1;
+  return {
+    eps(tokens: Float32Array, t: number): Float32Array {
+      if (tokens.length % 48 !== 0 || tokens.length === 0) throw new Error(`expected tokens [B, 4, 12], got ${tokens.length} values`);
+      const B = tokens.length / 48;
+      if (B > cap) {
+        cap = B;
+        xP = kr.alloc(B * SAMPLE_BYTES);
+        eP = kr.alloc(B * SAMPLE_BYTES);
+      }
+      if (t !== lastT) {
+        kr.writeF32(b1P, timeBias(params, t));
+        lastT = t;
+      }
+      toLanes(tokens, 0, B, kr.f32(xP, B * 48));
+      kr.k.eps(code, b1P, xP, B, eP, 0);
+      const out = new Float32Array(B * 48);
+      fromLanes(kr.f32(eP, B * 48), B, out, 0);
+      return out;
+    },
+  };
+}
+
 /** `count` (a multiple of 8) standard normals from the kernel's generator seeded by `rng` (for tests). */
 export function wasmNormals(rng: Rng, count: number): Float32Array {
   if (!Number.isInteger(count) || count < 8 || count % 8 !== 0) throw new Error(`count must be a positive multiple of 8, got ${count}`);

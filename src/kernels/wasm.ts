@@ -30,15 +30,20 @@ export function wasmKernelOf(variant: Variant, what: "training" | "sampling"): n
 
 const compiled = new Map<string, object>();
 
+/** A fresh instance (with its own memory) of the WebAssembly module in `file`, compiled once per process. */
+export function instantiateWasm<T>(file: string): T {
+  let module = compiled.get(file);
+  if (!module) compiled.set(file, (module = new WASM.Module(fs.readFileSync(file))));
+  return new WASM.Instance(module, {}).exports as T;
+}
+
 /**
  * A fresh instance (with its own memory) of the kernel in `file`, compiled once per process. A
  * kernel compiled for other variants than src/kernels/constants.ts lists now (a variant added
  * without rebuilding) is an error naming the commands that fix it.
  */
 export function instantiateKernel<T extends { kinds(): number }>(file: string): T {
-  let module = compiled.get(file);
-  if (!module) compiled.set(file, (module = new WASM.Module(fs.readFileSync(file))));
-  const ex = new WASM.Instance(module, {}).exports as T;
+  const ex = instantiateWasm<T>(file);
   const want = Object.keys(kernelKinds()).length;
   if (ex.kinds() !== want) throw new Error(`${file} was compiled for ${ex.kinds()} variant kernel(s), src/variants/ declares ${want}: run npm run gen && npm run build:wasm`);
   return ex;

@@ -55,13 +55,21 @@ export { pngSize } from "../plot/png";
 
 // Theory (notebooks 02 and 09): derivation checks, score machines, comparisons
 export {
-  claimsMarkdown, continuousTop1Lines, formatCheck, labelChecks, makeContinuousScenario, markdownTable,
+  checkIndependence, checkPairMachine, claimsMarkdown, continuousTop1Lines, formatCheck, makeContinuousScenario, markdownTable,
   runAllDerivationChecks, tallyClaims,
 } from "../theory/derivations";
-export { CONTINUOUS_SCENARIOS, checkContinuousTop1Scenario } from "../theory/derivationsTop1Continuous";
+export { CONTINUOUS_SCENARIOS, checkContinuousTop1Scenario } from "../theory/derivations-top1-continuous";
 export { discriminationSettings } from "../theory/discriminate";
 export {
   bandedR2Figure, bandedTable, differencesTable, pairwiseTable, pearsonTable, REPORT_PAIRS, sweepTable,
-} from "../theory/discriminateReport";
-export { consistencyFigure, continuousTop1Figure, pearsonFigure, r2ByVariantFigure, r2VsTFigure } from "../theory/figures";
-export { loadOrComputeTheory, theoryPart } from "../theory/theoryPhase";
+} from "../theory/comparison-report";
+export {
+  consistencyFigure, continuousTop1Figure, pearsonFigure, predictionIntervalFigure, r2ByVariantFigure, r2VsTFigure, valueMapFigure,
+} from "../theory/figures";
+export { INDEPENDENCE_SCENARIOS, makeIndependenceToy, valueMapResult } from "../theory/independence";
+export { blockProductConsistency, pairToyTokens } from "../theory/pair-checks";
+export { loadOrComputeTheory, theoryPart } from "../experiment/theory-phase";
+export type { TheoryResults } from "../experiment/theory-phase";
+export {
+  consistencyRows, machinesInPredictionIntervals, predictionIntervalMarkdown, theoryNotebookRequest, theoryResults, trainedResults,
+} from "./theory";

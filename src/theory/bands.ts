@@ -17,11 +17,9 @@
  * r^2 over a band is 1 - SSE / SST with both sums over the band's timesteps, samples and values (SST
  * about the reference's mean at each t). Pooled values use the training weights w_t.
  */
-import * as tf from "@tensorflow/tfjs-core";
-import { EpsModel } from "../ddpm/sampler";
 import { Schedule } from "../ddpm/schedule";
 import { Rng } from "../rng";
-import { ScoreMachine } from "./machines";
+import { FlatEps, ScoreMachine } from "./score-machine";
 
 /** Timesteps lo <= t < hi. */
 export interface Band {
@@ -113,7 +111,7 @@ function banded(sums: Record<string, Sums[]>, bands: Band[], w: Float64Array): B
  * predictor as reference). The network's name in `vsNoise` is "network".
  */
 export function forwardBands(o: {
-  model: EpsModel | null; predictors: readonly ScoreMachine[]; schedule: Schedule; tokens: ArrayLike<number>;
+  model: FlatEps | null; predictors: readonly ScoreMachine[]; schedule: Schedule; tokens: ArrayLike<number>;
   n: number; rng: Rng; bands: Band[]; pairwiseRefs?: readonly string[]; onStep?: (done: number, total: number) => void;
 }): ForwardBands {
   const { model, predictors, schedule: s, tokens, n, rng, bands } = o;
@@ -152,11 +150,7 @@ export function forwardBands(o: {
     const eps: Record<string, ArrayLike<number>> = {};
     for (const p of predictors) eps[p.name] = p.eps(xt, t);
     if (model) {
-      const xT = tf.tensor3d(xt, [n, 4, 12]);
-      const e = model(xT, t);
-      const net = e.dataSync().slice();
-      xT.dispose();
-      e.dispose();
+      const net = model(xt, t);
       for (const p of names) add(vsNet[p][t], net, eps[p]);
       add(vsNoise.network[t], z, net);
     }

@@ -10,10 +10,26 @@
  * reported beside it (it ignores offsets and scale).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { EpsModel, SampleOptions, sampleTokens } from "../ddpm/sampler";
+import { EpsModel } from "../ddpm/sampler";
+import { kernelStepTable, SamplerForm, samplerForm } from "../ddpm/sampler-forms";
 import { Schedule } from "../ddpm/schedule";
+import { WasmNoise } from "../kernels/machine-kernel";
 import { Rng } from "../rng";
-import { ScoreMachine } from "./machines";
+import { FlatEps, ScoreMachine } from "./score-machine";
+
+export type { FlatEps } from "./score-machine";
+
+/** A tfjs noise predictor as a FlatEps (tokens in, eps out, no tensors at the caller). */
+export function flatFromTensorModel(model: EpsModel): FlatEps {
+  return (x, t) => {
+    const xt = tf.tensor3d(x, [x.length / 48, 4, 12]);
+    const e = model(xt, t);
+    const out = e.dataSync().slice() as Float32Array;
+    xt.dispose();
+    e.dispose();
+    return out;
+  };
+}
 
 /** Per-timestep agreement of machines with a network; arrays indexed by timestep t = 0 .. T-1. */
 export interface TrajectoryComparison {
@@ -27,7 +43,7 @@ export interface TrajectoryComparison {
   r2X0: Record<string, number[]>;
   /** One number per machine: 1 - sum_t w_t SSE_t / sum_t w_t SST_t with the training loss weights w_t = 1 - aBar_t. */
   r2Pooled: Record<string, number>;
-  /** The network's final samples, tokens [n, 4, 12]; identical to sampleTokens with the same options. */
+  /** The network's final samples, tokens [n, 4, 12]; the fused sampler's chain for the same seed and n. */
   finalTokens: Float32Array;
 }
 
@@ -69,27 +85,61 @@ function rho2Of(s: Sums): number {
   return (cov * cov) / (va * vb);
 }
 
+export interface TrajectoryOptions {
+  n: number;
+  /** Seeds the fused samplers' noise ("wasm" mode): the chain is the one `wasmSampleTokens` / a kernel machine's `sample` draws from this seed with batch n. */
+  rng: Rng;
+  form?: SamplerForm;
+  onStep?: (done: number, total: number) => void;
+}
+
 /**
- * Sample with `model` exactly as `sampleTokens` does (same noise draws in the same order) and, at
- * every step, evaluate every machine on the network's own x_t and compare its eps with the network's.
+ * One reverse step in float32, operation for operation as the fused kernels do it (so that with the
+ * same eps and noise the chain is bit for bit the fused sampler's): coefficient row c [8] of
+ * `kernelStepTable`, x and eps tokens, z the step's noise (unused at sigma = 0).
  */
-export function compareAlongTrajectory(model: EpsModel, machines: readonly ScoreMachine[], s: Schedule, o: SampleOptions): TrajectoryComparison {
+export function kernelStep(c: Float32Array, rule: SamplerForm["kernelRule"], x: Float32Array, eps: ArrayLike<number>, z: Float32Array): Float32Array {
+  const f = Math.fround;
+  const out = new Float32Array(x.length);
+  const [c1, c2, sigma, ka, kb, kx0, kxt] = c;
+  for (let i = 0; i < x.length; i++) {
+    if (rule === "clamp-x0") {
+      const x0 = Math.max(Math.min(f(f(x[i] - f(eps[i] * kb)) * ka), 1), -1);
+      let next = f(f(x0 * kx0) + f(x[i] * kxt));
+      if (sigma !== 0) next = f(next + f(z[i] * sigma));
+      out[i] = next;
+    } else {
+      const mean = f(f(x[i] - f(eps[i] * c2)) * c1);
+      out[i] = sigma !== 0 ? f(mean + f(z[i] * sigma)) : mean;
+    }
+  }
+  return out;
+}
+
+/**
+ * Sample with `model` as the fused sampler does from `rng` (the same noise, `WasmNoise`; the same
+ * float32 step) and, at every step, evaluate every machine on the network's own x_t and compare its
+ * eps with the network's.
+ */
+export function compareAlongTrajectory(model: FlatEps, machines: readonly ScoreMachine[], s: Schedule, o: TrajectoryOptions): TrajectoryComparison {
   const T = s.options.steps;
+  const form = o.form ?? samplerForm("ddpm");
+  const coef = kernelStepTable(s, form);
+  const noise = new WasmNoise(o.n, o.rng, T, (t) => coef[t * 8 + 2] === 0);
   const sums = machines.map(() => Array.from({ length: T }, zeroSums));
-  const sumsX0 = machines.map(() => Array.from({ length: T }, zeroSums));
-  const out = sampleTokens(model, s, {
-    ...o,
-    onEps: (x, eps, t) => {
-      const xs = x.dataSync();
-      const es = eps.dataSync();
-      const netX0 = x0FromEps(xs, es, s.alphaBars[t]);
-      machines.forEach((m, i) => {
-        const em = m.eps(xs, t);
-        accumulate(sums[i][t], es, em);
-        accumulate(sumsX0[i][t], netX0, x0FromEps(xs, em, s.alphaBars[t]));
-      });
-    },
-  });
+  // x0 = (x_t - s eps) / a, so x0_net - x0_machine = (s / a) (eps_machine - eps_net): the x0 SSE is the
+  // eps SSE times (s / a)^2, and only the network's x0 spread (SST) needs its own sums.
+  const netX0 = Array.from({ length: T }, zeroSums);
+  let x = noise.xT();
+  for (let t = T - 1; t >= 0; t--) {
+    const es = model(x, t);
+    const x0 = x0FromEps(x, es, s.alphaBars[t]);
+    accumulate(netX0[t], x0, x0);
+    machines.forEach((m, i) => accumulate(sums[i][t], es, m.eps(x, t)));
+    const z = t > 0 ? noise.z(t) : new Float32Array(x.length);
+    x = kernelStep(coef.subarray(t * 8, t * 8 + 8), form.kernelRule, x, es, z);
+    o.onStep?.(T - t, T);
+  }
   const r2: Record<string, number[]> = {};
   const rho2: Record<string, number[]> = {};
   const r2X0: Record<string, number[]> = {};
@@ -97,10 +147,14 @@ export function compareAlongTrajectory(model: EpsModel, machines: readonly Score
   machines.forEach((m, i) => {
     r2[m.name] = sums[i].map(r2Of);
     rho2[m.name] = sums[i].map(rho2Of);
-    r2X0[m.name] = sumsX0[i].map(r2Of);
+    r2X0[m.name] = sums[i].map((e, t) => {
+      const ratio = (1 - s.alphaBars[t]) / s.alphaBars[t];
+      const x0 = netX0[t];
+      return 1 - (ratio * e.sse) / (x0.saa - (x0.sa * x0.sa) / x0.n);
+    });
     r2Pooled[m.name] = pooledR2(sums[i], s);
   });
-  return { n: o.n, r2, rho2, r2X0, r2Pooled, finalTokens: out };
+  return { n: o.n, r2, rho2, r2X0, r2Pooled, finalTokens: x };
 }
 
 /** x0 = (x_t - sqrt(1 - aBar) eps) / sqrt(aBar) (DDPM Eq. 15 of Ho et al.), float64. */
@@ -118,7 +172,7 @@ function x0FromEps(x: ArrayLike<number>, eps: ArrayLike<number>, alphaBar: numbe
  * `n` images and one z per image.
  */
 export function compareOnForwardProcess(
-  model: EpsModel, machines: readonly ScoreMachine[], s: Schedule, tokens: ArrayLike<number>, o: { n: number; rng: Rng },
+  model: FlatEps, machines: readonly ScoreMachine[], s: Schedule, tokens: ArrayLike<number>, o: { n: number; rng: Rng },
 ): { r2: Record<string, number[]>; r2Pooled: Record<string, number> } {
   const N = tokens.length / 48;
   const x0 = new Float64Array(o.n * 48);
@@ -133,12 +187,8 @@ export function compareOnForwardProcess(
   for (let t = 0; t < T; t++) {
     const a = s.sqrtAlphaBars[t], sg = s.sqrtOneMinusAlphaBars[t];
     for (let j = 0; j < xt.length; j++) xt[j] = a * x0[j] + sg * z[j];
-    const x = tf.tensor3d(xt, [o.n, 4, 12]);
-    const eps = model(x, t);
-    const es = eps.dataSync();
+    const es = model(xt, t);
     machines.forEach((m, i) => accumulate(perT[i][t], es, m.eps(xt, t)));
-    x.dispose();
-    eps.dispose();
   }
   return {
     r2: Object.fromEntries(machines.map((m, i) => [m.name, perT[i].map(r2Of)])),

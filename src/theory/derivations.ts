@@ -10,45 +10,55 @@
  *  - Eq. 26-27 full-attention gradient and stationary condition    checkEq26, checkEq27Stationary
  *  - Eq. 28-31 top-1 closed form, with each assumption broken      checkTop1
  *  - Eq. 28-32 line by line on a continuous toy with true scores    checkContinuousTop1
+ *  - beyond the paper: what independence removes (a top-1 layer     checkIndependence
+ *    with a value map has a constant partner term)
+ *  - beyond the paper: the pair machine on toy datasets             checkPairMachine
  *
- * `runAllDerivationChecks` labels every check with its role (claim, identity, control, correction,
- * reading) and the distinct claim it bears on (claims.ts); `tallyClaims` counts per claim.
+ * Every check carries its role (claim, reading, identity, control, correction, finding) and, for
+ * the paper's claims, the distinct claim it bears on, set where it is made; `tallyClaims` counts per
+ * claim (claims.ts).
  *
  * The tfjs-based checks need an initialised backend (`await initBackend()` from src/backend).
  */
-import { checkEq1VsEq2, checkEq25 } from "./derivationsAttention";
-import { claimsMarkdown, labelChecks, tallyClaims } from "./claims";
-import { CheckResult } from "./derivationsCheck";
-import { checkEq26, checkEq27Stationary } from "./derivationsStationary";
-import { checkTop1 } from "./derivationsTop1";
-import { checkContinuousTop1 } from "./derivationsTop1Continuous";
+import { checkEq1VsEq2, checkEq25 } from "./derivations-attention";
+import { claimsMarkdown, tallyClaims } from "./claims";
+import { CheckResult } from "./derivations-check";
+import { checkEq26, checkEq27Stationary } from "./derivations-stationary";
+import { checkTop1 } from "./derivations-top1";
+import { checkContinuousTop1 } from "./derivations-top1-continuous";
+import { checkIndependence } from "./independence";
+import { checkPairMachine } from "./pair-checks";
 
-export type { CheckResult, CheckRole } from "./derivationsCheck";
+export type { CheckResult, CheckRole } from "./derivations-check";
 export type { ClaimOutcome, ClaimTally } from "./claims";
-export { claimsMarkdown, labelChecks, roleOf, ROLE_RULES, tallyClaims } from "./claims";
-export type { ContinuousCheckOptions, ContinuousScenario } from "./derivationsTop1Continuous";
-export { CONTINUOUS_CHECK_DEFAULTS, CONTINUOUS_SCENARIOS, checkContinuousTop1, checkContinuousTop1Scenario, continuousTop1Lines, makeContinuousScenario } from "./derivationsTop1Continuous";
-export { makeCheck, relErr } from "./derivationsCheck";
-export type { AttentionCheckOptions } from "./derivationsAttention";
-export { ATTENTION_CHECK_DEFAULTS, checkEq1VsEq2, checkEq25, eq1Attention, eq2Attention } from "./derivationsAttention";
-export type { StationaryCheckOptions } from "./derivationsStationary";
-export { STATIONARY_CHECK_DEFAULTS, checkEq26, checkEq27Stationary, makeAttentionToy, minimiseAttentionToy } from "./derivationsStationary";
-export type { Top1CheckOptions, Top1Scenario } from "./derivationsTop1";
-export { TOP1_CHECK_DEFAULTS, TOP1_SCENARIOS, checkTop1, checkTop1Scenario, makeTop1Toy } from "./derivationsTop1";
-export type { AutodiffTerms, GradientTerms } from "./toyAttentionLoss";
-export { autodiffTerms, fdGradient, gradientTerms, toyLoss } from "./toyAttentionLoss";
-export type { Top1Problem } from "./toyTop1";
-export { solveTop1, top1ClosedForm, top1GradientAutodiff, top1GradientEq28, top1Loss, top1Outputs } from "./toyTop1";
-export type { PatchDistribution, ToyProblem } from "./toyDistribution";
-export { correlatedDistribution, independentDistribution, pairPatternDistribution } from "./toyDistribution";
+export { CLAIMS, claimsMarkdown, ROLES, tallyClaims } from "./claims";
+export type { ClaimKey } from "./claims";
+export { checkIndependence, checkIndependenceScenario, INDEPENDENCE_SCENARIOS, makeIndependenceToy, valueMapResult } from "./independence";
+export type { IndependenceScenario, ValueMapResult } from "./independence";
+export { checkPairMachine } from "./pair-checks";
+export type { ContinuousCheckOptions, ContinuousScenario } from "./derivations-top1-continuous";
+export { CONTINUOUS_CHECK_DEFAULTS, CONTINUOUS_SCENARIOS, checkContinuousTop1, checkContinuousTop1Scenario, continuousTop1Lines, makeContinuousScenario } from "./derivations-top1-continuous";
+export { makeCheck, relErr } from "./derivations-check";
+export type { AttentionCheckOptions } from "./derivations-attention";
+export { ATTENTION_CHECK_DEFAULTS, checkEq1VsEq2, checkEq25, eq1Attention, eq2Attention } from "./derivations-attention";
+export type { StationaryCheckOptions } from "./derivations-stationary";
+export { STATIONARY_CHECK_DEFAULTS, checkEq26, checkEq27Stationary, makeAttentionToy, minimiseAttentionToy } from "./derivations-stationary";
+export type { Top1CheckOptions, Top1Scenario } from "./derivations-top1";
+export { TOP1_CHECK_DEFAULTS, TOP1_SCENARIOS, checkTop1, checkTop1Scenario, makeTop1Toy } from "./derivations-top1";
+export type { AutodiffTerms, GradientTerms } from "./toy-attention-loss";
+export { autodiffTerms, fdGradient, gradientTerms, toyLoss } from "./toy-attention-loss";
+export type { Top1Problem } from "./toy-top1";
+export { solveTop1, top1ClosedForm, top1GradientAutodiff, top1GradientEq28, top1Loss, top1Outputs } from "./toy-top1";
+export type { PatchDistribution, ToyProblem } from "./toy-distribution";
+export { correlatedDistribution, independentDistribution, pairPatternDistribution } from "./toy-distribution";
 
 /**
  * Every check with default settings, plus the Eq. 26-27 checks at d = 1 (where the printed form is
- * well formed), each labelled with its role and claim (claims.ts).
+ * well formed), each with the role and claim set where it was made.
  */
 export function runAllDerivationChecks(): CheckResult[] {
   const tag = (rs: CheckResult[], suffix: string) => rs.map((r) => ({ ...r, name: `${r.name}${suffix}` }));
-  return labelChecks([
+  return [
     ...checkEq1VsEq2(),
     ...checkEq25(),
     ...checkEq26(),
@@ -57,7 +67,9 @@ export function runAllDerivationChecks(): CheckResult[] {
     ...tag([checkEq27Stationary({ dim: 1 })], "[d=1]"),
     ...checkTop1(),
     ...checkContinuousTop1(),
-  ]);
+    ...checkIndependence(),
+    ...checkPairMachine(),
+  ];
 }
 
 /** One line per check: "holds | fails", role, name, equation, residual vs tolerance. */

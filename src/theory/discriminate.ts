@@ -1,9 +1,9 @@
 /**
  * Comparisons that can tell machines apart (docs/theory.md), for a list of trained models:
  *
- *  1. per dataset draw: every predictor (theory machines and baselines) vs every other, r^2 of eps
- *     per timestep band on the forward process (how different the predictors are at all), and the
- *     final images of every predictor from the comparison noise;
+ *  1. per dataset draw: every predictor (theory machines and baselines) vs the ELS machine, r^2 of
+ *     eps per timestep band on the forward process (how different the predictors are at all), and
+ *     the final images of every predictor from the comparison noise;
  *  2. per trained model (variant, seed): banded r^2 of every predictor against the network and of
  *     every predictor and the network against the true noise, on the same forward data; the
  *     network's final images from the same noise, the per-seed Pearson r against every predictor,
@@ -13,28 +13,33 @@
  *  4. the Eq. 8 machine's free choices swept (sweep.ts): functional consistency, and median Pearson r
  *     against every network.
  *
- * The heavy parts are pure functions of (config, paths, what to compute) returning JSON-serialisable
- * results (`drawForwardWork`, `machineFinals`, `modelNetworkWork`; the sweep's `sampleSweepSetting`);
- * `drawFromParts` and `modelFromParts` add the light parts, and `summarise` assembles the report.
- * `runDiscrimination` runs them as the cached units of `theoryPhase.ts` (worker pool, or inline).
+ * The heavy parts are pure functions of (config, training tokens, a network as an EpsModel, what to
+ * compute) returning JSON-serialisable results (`drawForward`, `machineFinals`, `networkBands`);
+ * `drawFromParts` and `modelFromParts` add the light parts, and
+ * `summarise` assembles the report. The experiment runner (src/experiment/theory-phase.ts) loads the
+ * checkpoints and dataset draws and runs them as cached units.
+ *
+ * Intervals over models: a variant's models share dataset draws, so they are not independent; every
+ * interval over models is a t-interval over draw means (draws - 1 df; src/eval/draw-means.ts), or over
+ * models when they all share one draw (then it speaks for that draw only). With one model there is
+ * none. (The two-level percentile bootstrap over models that this replaced under-covered with 3 models:
+ * 78-86 % for a nominal 95 %, as reported in issue 19.)
  */
-import * as path from "path";
 import { ExperimentConfig } from "../config";
-import { datasetImageKeys, datasetImages } from "../data/dataset";
-import { imagesToTokens } from "../data/layout";
-import { loadOrCreateDataset } from "../data/store";
-import { sampleTokens } from "../ddpm/sampler";
+import { samplerForm } from "../ddpm/sampler-forms";
 import { makeSchedule, Schedule } from "../ddpm/schedule";
-import { Paths } from "../experiment/tasks";
+import { drawMeansInterval } from "../eval/draw-means";
+import { summarize } from "../eval/stats";
 import { Variant } from "../model/variants";
 import { Rng } from "../rng";
 import { Band, bandsFor, DEFAULT_BAND_EDGES, ForwardBands, forwardBands } from "./bands";
 import { Interval, pairedBootstrap } from "./bootstrap";
 import { perSamplePearson, quantile } from "./compare";
-import { MACHINE_DEFAULTS, MACHINE_LABELS, MACHINE_NAMES, MachineName, MachineOptions, makeMachine, machineEpsModel } from "./machines";
-import { loadTrainedNetwork, sampleRng } from "./runTheory";
+import { kernelMachine } from "../kernels/machine-kernel";
+import { MACHINE_DEFAULTS, MACHINE_LABELS, MACHINE_NAMES, MachineName, MachineOptions } from "./machines";
+import { FlatEps } from "./score-machine";
+import { sampleRng } from "./machine-runs";
 import { DEFAULT_SWEEP, isDefaultSetting, SweepSample, SweepSetting, sweepLabel } from "./sweep";
-import type { DiscriminationIdentity } from "./theoryPhase";
 
 /** A trained model of the study: its checkpoint is `checkpointPath(paths, cfg, variant, seed)`. */
 export interface CheckpointRef {
@@ -60,17 +65,19 @@ export interface DiscriminationSettings {
   sweepRuns: number;
 }
 
+/**
+ * The default predictors: every machine and baseline except `top1Optimal`, whose comparison with a
+ * network cannot fail (it averages two nearly independent ELS outputs, so r^2 against anything close
+ * to ELS is about 1/2 by construction, and it produces almost no valid quadrant to compare images with).
+ */
+export const DEFAULT_PREDICTORS: readonly MachineName[] = MACHINE_NAMES.filter((m) => m !== "top1Optimal");
+
 export const DISCRIMINATION_DEFAULTS: Readonly<DiscriminationSettings> = {
-  predictors: MACHINE_NAMES, machineOptions: {}, weights: "ema", compareSamples: 200, bandEdges: DEFAULT_BAND_EDGES,
+  predictors: DEFAULT_PREDICTORS, machineOptions: {}, weights: "ema", compareSamples: 200, bandEdges: DEFAULT_BAND_EDGES,
   pairs: null, bootstrapResamples: 2000, sweep: DEFAULT_SWEEP, sweepRuns: 1,
 };
 
-const scheduleOf = (cfg: ExperimentConfig): Schedule => makeSchedule({ steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
-
-function drawData(cfg: ExperimentConfig, paths: Paths, dataSeed: number): { tokens: Float32Array; keys: Set<string> } {
-  const ds = loadOrCreateDataset(paths.dataDir, { size: cfg.datasetSize, seed: dataSeed });
-  return { tokens: imagesToTokens(datasetImages(ds)), keys: datasetImageKeys(ds) };
-}
+export const scheduleOf = (cfg: ExperimentConfig): Schedule => makeSchedule({ steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
 
 /** Machine vs machine on one dataset draw (`drawFromParts`). */
 export interface DrawWork {
@@ -83,27 +90,30 @@ export interface DrawWork {
   finals: Record<string, number[]>;
 }
 
-/** The heavy part of a DrawWork without the final images: every predictor vs every other and vs the true noise. */
-export function drawForwardWork(cfg: ExperimentConfig, paths: Paths, dataSeed: number, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): DrawWork["forward"] {
+/** The forward-process draws of a dataset draw: the same x0 and z for every model trained on it. */
+export const forwardRng = (cfg: ExperimentConfig, dataSeed: number): Rng => new Rng(cfg.sampleSeed).split(`forward-bands/draw${dataSeed}`);
+
+/** The heavy part of a DrawWork without the final images: every predictor vs ELS and vs the true noise, on the forward process of `tokens` (draw `dataSeed`). */
+export function drawForward(cfg: ExperimentConfig, tokens: ArrayLike<number>, dataSeed: number, st: DiscriminationSettings, onStep?: (done: number, total: number) => void): DrawWork["forward"] {
   const s = scheduleOf(cfg);
-  const { tokens } = drawData(cfg, paths, dataSeed);
   const mo = { ...MACHINE_DEFAULTS, ...st.machineOptions };
-  const predictors = st.predictors.map((n) => makeMachine(n, tokens, s, mo));
+  const predictors = st.predictors.map((n) => kernelMachine(n, tokens, s, mo));
+  // machine vs machine with ELS as the one reference (the first predictor when ELS is not among them)
+  const ref: MachineName = st.predictors.includes("equivariant") ? "equivariant" : st.predictors[0];
   const f = forwardBands({
-    model: null, predictors, schedule: s, tokens, n: st.compareSamples, rng: forwardRng(cfg, dataSeed),
-    bands: bandsFor(s.options.steps, st.bandEdges), onStep: (d, t) => onStep?.(d, t, `draw ${dataSeed}: predictors on the forward process`),
+    model: null, predictors, schedule: s, tokens, n: st.compareSamples, rng: forwardRng(cfg, dataSeed), bands: bandsFor(s.options.steps, st.bandEdges), pairwiseRefs: [ref], onStep,
   });
   return { bands: f.bands, n: f.n, vsNoise: f.vsNoise, pairwise: f.pairwise };
 }
 
 /**
- * Final images of machine `name` (options `mo`, built on draw `dataSeed`) from the comparison noise:
- * n samples in one batch from `sampleRng(cfg, 0)`, tokens [n, 4, 12].
+ * Final images of machine `name` (options `mo`, built from the training `tokens`) from the comparison
+ * noise: n samples in one batch, the fused kernel's noise seeded from `sampleRng(cfg, 0)` (the noise
+ * a network's `sample` draws from the same seed), tokens [n, 4, 12].
  */
-export function machineFinals(cfg: ExperimentConfig, paths: Paths, dataSeed: number, name: MachineName, mo: MachineOptions, n: number, onStep?: (done: number, total: number) => void): Float32Array {
+export function machineFinals(cfg: ExperimentConfig, tokens: ArrayLike<number>, name: MachineName, mo: MachineOptions, n: number, onStep?: (done: number, total: number) => void): Float32Array {
   const s = scheduleOf(cfg);
-  const { tokens } = drawData(cfg, paths, dataSeed);
-  return sampleTokens(machineEpsModel(makeMachine(name, tokens, s, { ...MACHINE_DEFAULTS, ...mo })), s, { n, batch: n, rng: sampleRng(cfg, 0), onStep });
+  return kernelMachine(name, tokens, s, { ...MACHINE_DEFAULTS, ...mo }).sample({ n, batch: n, rng: sampleRng(cfg, 0), form: samplerForm(cfg.sampler), onStep });
 }
 
 /** A DrawWork from its parts: the forward comparison and every predictor's final images (plain arrays). */
@@ -115,9 +125,6 @@ export function drawFromParts(dataSeed: number, forward: DrawWork["forward"], fi
   }
   return { dataSeed, forward, pearsonPairs, finals };
 }
-
-/** The forward-process draws of a dataset draw: the same x0 and z for every model trained on it. */
-const forwardRng = (cfg: ExperimentConfig, dataSeed: number): Rng => new Rng(cfg.sampleSeed).split(`forward-bands/draw${dataSeed}`);
 
 /** One trained network against every predictor (`modelFromParts`). */
 export interface ModelWork {
@@ -133,7 +140,7 @@ export interface ModelWork {
   /** Per-seed Pearson r of the network's final image with each predictor's, [n] per predictor. */
   pearson: Record<string, number[]>;
   pearsonMedian: Record<string, number>;
-  /** Paired bootstrap of median(Pearson with A) - median(Pearson with B) over the n noise seeds. */
+  /** Paired bootstrap of median(Pearson with A) - median(Pearson with B) over this model's n noise seeds (the noise only). */
   differences: { a: string; b: string; interval: Interval }[];
   /** The network's final images from the comparison noise (plain array, [n, 4, 12]). */
   finals: number[];
@@ -145,33 +152,41 @@ const allPairs = (names: readonly MachineName[]): [MachineName, MachineName][] =
 /** The part of a ModelWork that runs the network: banded r^2 on the forward process and its final images. */
 export type ModelNetworkWork = Pick<ModelWork, "variant" | "seed" | "dataSeed" | "checkpoint" | "weights" | "n" | "forward" | "finals">;
 
-/** 2a. One trained model on the forward process of its draw, and its final images from the comparison noise. */
-export function modelNetworkWork(cfg: ExperimentConfig, paths: Paths, ref: CheckpointRef, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): ModelNetworkWork {
-  const s = scheduleOf(cfg);
-  const net = loadTrainedNetwork(cfg, paths, ref.variant, ref.seed, st.weights);
-  try {
-    const { tokens } = drawData(cfg, paths, net.dataSeed);
-    const mo = { ...MACHINE_DEFAULTS, ...st.machineOptions };
-    const predictors = st.predictors.map((n) => makeMachine(n, tokens, s, mo));
-    const f = forwardBands({
-      model: net.model, predictors, schedule: s, tokens, n: st.compareSamples, rng: forwardRng(cfg, net.dataSeed),
-      bands: bandsFor(s.options.steps, st.bandEdges), pairwiseRefs: [],
-      onStep: (d, t) => onStep?.(d, t, `${ref.variant} seed ${ref.seed}: forward process`),
-    });
-    const finals = sampleTokens(net.model, s, {
-      n: st.compareSamples, batch: st.compareSamples, rng: sampleRng(cfg, 0),
-      onStep: (d, t) => onStep?.(d, t, `${ref.variant} seed ${ref.seed}: same-noise samples`),
-    });
-    return {
-      variant: ref.variant, seed: ref.seed, dataSeed: net.dataSeed, checkpoint: path.relative(paths.outDir, net.file), weights: st.weights,
-      n: st.compareSamples, forward: { bands: f.bands, n: f.n, vsNetwork: f.vsNetwork, vsNoise: f.vsNoise }, finals: Array.from(finals),
-    };
-  } finally {
-    net.dispose();
-  }
+/** A trained network as the comparisons need it. */
+export interface TrainedNetwork {
+  variant: Variant;
+  seed: number;
+  /** The dataset draw it was trained on. */
+  dataSeed: number;
+  /** Its checkpoint, relative to the output folder (recorded). */
+  checkpoint: string;
+  /** eps of tokens [B, 4, 12] at t. */
+  eps: FlatEps;
+  /** n samples in one batch, the fused sampler's noise seeded from `rng` (as a machine's `sample`). */
+  sample(o: { n: number; rng: Rng; form: string; onStep?: (done: number, total: number) => void }): Float32Array;
 }
 
-/** 2b. The network's final images against every predictor's (`draw`, the model's dataset draw): Pearson r and paired bootstrap. */
+/** 2a. One trained network on the forward process of its draw (training `tokens`), and its final images from the comparison noise. */
+export function networkBands(cfg: ExperimentConfig, net: TrainedNetwork, tokens: ArrayLike<number>, st: DiscriminationSettings, onStep?: (done: number, total: number, note: string) => void): ModelNetworkWork {
+  const s = scheduleOf(cfg);
+  const mo = { ...MACHINE_DEFAULTS, ...st.machineOptions };
+  const predictors = st.predictors.map((n) => kernelMachine(n, tokens, s, mo));
+  const f = forwardBands({
+    model: net.eps, predictors, schedule: s, tokens, n: st.compareSamples, rng: forwardRng(cfg, net.dataSeed),
+    bands: bandsFor(s.options.steps, st.bandEdges), pairwiseRefs: [],
+    onStep: (d, t) => onStep?.(d, t, `${net.variant} seed ${net.seed}: forward process`),
+  });
+  const finals = net.sample({
+    n: st.compareSamples, rng: sampleRng(cfg, 0), form: cfg.sampler,
+    onStep: (d, t) => onStep?.(d, t, `${net.variant} seed ${net.seed}: same-noise samples`),
+  });
+  return {
+    variant: net.variant, seed: net.seed, dataSeed: net.dataSeed, checkpoint: net.checkpoint, weights: st.weights,
+    n: st.compareSamples, forward: { bands: f.bands, n: f.n, vsNetwork: f.vsNetwork, vsNoise: f.vsNoise }, finals: Array.from(finals),
+  };
+}
+
+/** 2b. The network's final images against every predictor's (`draw`, the model's dataset draw): Pearson r and the paired bootstrap over noise seeds. */
 export function modelFromParts(cfg: ExperimentConfig, net: ModelNetworkWork, draw: DrawWork, st: DiscriminationSettings): ModelWork {
   if (net.dataSeed !== draw.dataSeed) throw new Error(`${net.variant} seed ${net.seed} was trained on draw ${net.dataSeed}, not on draw ${draw.dataSeed}`);
   const pearson: Record<string, number[]> = {};
@@ -189,26 +204,51 @@ export function modelFromParts(cfg: ExperimentConfig, net: ModelNetworkWork, dra
   return { ...rest, pearson, pearsonMedian, differences, finals };
 }
 
-/** Mean and sample standard deviation (0 for one value). */
-function meanSd(xs: number[]): { mean: number; sd: number; n: number } {
-  const n = xs.length;
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  return { mean, sd: n > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1)) : 0, n };
+/**
+ * One number per trained model, summarised over models: mean and sd over models, and a 95 %
+ * t-interval for the mean (over draw means when the models span >= 2 draws, over models when they
+ * share one draw; null with one model).
+ */
+export interface OverModels {
+  mean: number;
+  sd: number;
+  models: number;
+  draws: number;
+  ci95: [number, number] | null;
+  /** What the interval is over. */
+  over: "draw means" | "models (one draw)" | null;
+}
+
+/** `OverModels` of per-model values. */
+export function overModels(values: readonly { dataSeed: number; seed: number; value: number }[]): OverModels {
+  if (values.length === 0) throw new Error("overModels: no models");
+  for (const v of values) if (!Number.isFinite(v.value)) throw new Error(`overModels: model (draw ${v.dataSeed}, seed ${v.seed}) has value ${v.value}`);
+  const xs = values.map((v) => v.value);
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  const draws = new Set(values.map((v) => v.dataSeed)).size;
+  if (draws >= 2) {
+    const d = drawMeansInterval(values.map((v) => ({ dataSeed: v.dataSeed, seed: v.seed, values: [v.value] })));
+    return { mean: d.mean, sd, models: xs.length, draws, ci95: d.ci95, over: "draw means" };
+  }
+  if (xs.length >= 2) return { mean, sd, models: xs.length, draws, ci95: summarize(xs).ci95, over: "models (one draw)" };
+  return { mean, sd, models: 1, draws, ci95: null, over: null };
 }
 
 /** Per variant, its models pooled. */
 export interface VariantSummary {
   variant: Variant;
   seeds: number[];
-  /** Banded r^2 of each predictor vs the network: mean and sd over the variant's models, per band. */
-  vsNetwork: Record<string, { mean: number; sd: number }[]>;
-  /** Loss-weighted pooled r^2 vs the network, mean and sd over models. */
-  vsNetworkPooled: Record<string, { mean: number; sd: number }>;
-  /** The network vs the true noise per band, mean and sd over models. */
-  networkVsNoise: { mean: number; sd: number }[];
-  pearsonMedian: Record<string, { mean: number; sd: number }>;
-  /** Two-level paired bootstrap (models, then noise seeds) of median Pearson differences. */
-  differences: { a: string; b: string; interval: Interval }[];
+  /** Banded r^2 of each predictor vs the network, over the variant's models, per band. */
+  vsNetwork: Record<string, OverModels[]>;
+  /** Loss-weighted pooled r^2 vs the network, over models. */
+  vsNetworkPooled: Record<string, OverModels>;
+  /** The network vs the true noise per band, over models. */
+  networkVsNoise: OverModels[];
+  /** Median same-noise Pearson r of final images, over models. */
+  pearsonMedian: Record<string, OverModels>;
+  /** median Pearson r with A minus with B, per model, over models (t over draw means). */
+  differences: { a: string; b: string; interval: OverModels }[];
 }
 
 export interface SweepRow {
@@ -219,12 +259,10 @@ export interface SweepRow {
   metrics: Record<string, number>;
   samples: number;
   /** Median same-noise Pearson r against each model's network: [{variant, seed, median}]. */
-  pearson: { variant: Variant; seed: number; median: number }[];
+  pearson: { variant: Variant; seed: number; dataSeed: number; median: number }[];
 }
 
 export interface DiscriminationResults {
-  meta: Record<string, unknown>;
-  config: ExperimentConfig;
   settings: DiscriminationSettings;
   predictors: { name: MachineName; label: string }[];
   bands: Band[];
@@ -232,32 +270,25 @@ export interface DiscriminationResults {
   models: Omit<ModelWork, "finals">[];
   variants: VariantSummary[];
   sweep: SweepRow[] | null;
-  /** What was asked and the weights it was computed from, checked before the file is reused (theoryPhase.ts). */
-  identity?: DiscriminationIdentity;
 }
 
 /** 3. Assemble the report from the pieces (pure; drops the final images). */
-export function summarise(cfg: ExperimentConfig, st: DiscriminationSettings, draws: DrawWork[], models: ModelWork[], sweep: SweepSample[] | null, meta: Record<string, unknown> = {}): DiscriminationResults {
+export function summarise(cfg: ExperimentConfig, st: DiscriminationSettings, draws: DrawWork[], models: ModelWork[], sweep: SweepSample[] | null): DiscriminationResults {
   const variants: VariantSummary[] = [];
   for (const v of [...new Set(models.map((m) => m.variant))]) {
     const mine = models.filter((m) => m.variant === v);
     const nb = mine[0].forward.bands.length;
-    const per = (f: (m: ModelWork) => number) => meanSd(mine.map(f));
-    const pick = ({ mean, sd }: { mean: number; sd: number }) => ({ mean, sd });
+    const per = (f: (m: ModelWork) => number) => overModels(mine.map((m) => ({ dataSeed: m.dataSeed, seed: m.seed, value: f(m) })));
     const vsNetwork: VariantSummary["vsNetwork"] = {}, vsNetworkPooled: VariantSummary["vsNetworkPooled"] = {}, pearsonMedian: VariantSummary["pearsonMedian"] = {};
     for (const p of st.predictors) {
-      vsNetwork[p] = Array.from({ length: nb }, (_, b) => pick(per((m) => m.forward.vsNetwork!.r2[p][b])));
-      vsNetworkPooled[p] = pick(per((m) => m.forward.vsNetwork!.pooled[p]));
-      pearsonMedian[p] = pick(per((m) => m.pearsonMedian[p]));
+      vsNetwork[p] = Array.from({ length: nb }, (_, b) => per((m) => m.forward.vsNetwork!.r2[p][b]));
+      vsNetworkPooled[p] = per((m) => m.forward.vsNetwork!.pooled[p]);
+      pearsonMedian[p] = per((m) => m.pearsonMedian[p]);
     }
-    const groups = mine.flatMap((m, g) => m.pearson[st.predictors[0]].map(() => g));
-    const rng = new Rng(cfg.sampleSeed).split(`bootstrap/${v}/pooled`);
-    const differences = (st.pairs ?? allPairs(st.predictors)).map(([a, b]) => ({
-      a, b, interval: pairedBootstrap(mine.flatMap((m) => m.pearson[a]), mine.flatMap((m) => m.pearson[b]), { rng, resamples: st.bootstrapResamples, statistic: "median", groups }),
-    }));
+    const differences = (st.pairs ?? allPairs(st.predictors)).map(([a, b]) => ({ a, b, interval: per((m) => m.pearsonMedian[a] - m.pearsonMedian[b]) }));
     variants.push({
       variant: v, seeds: mine.map((m) => m.seed), vsNetwork, vsNetworkPooled,
-      networkVsNoise: Array.from({ length: nb }, (_, b) => pick(per((m) => m.forward.vsNoise.r2.network[b]))), pearsonMedian, differences,
+      networkVsNoise: Array.from({ length: nb }, (_, b) => per((m) => m.forward.vsNoise.r2.network[b])), pearsonMedian, differences,
     });
   }
   let sweepRows: SweepRow[] | null = null;
@@ -271,13 +302,13 @@ export function summarise(cfg: ExperimentConfig, st: DiscriminationSettings, dra
       const pearson = models.map((m) => {
         const own = mine.find((x) => x.dataSeed === m.dataSeed);
         if (!own) throw new Error(`sweep setting ${keyOf(setting)} was not sampled on draw ${m.dataSeed}`);
-        return { variant: m.variant, seed: m.seed, median: quantile(perSamplePearson(m.finals, own.finals), 0.5) };
+        return { variant: m.variant, seed: m.seed, dataSeed: m.dataSeed, median: quantile(perSamplePearson(m.finals, own.finals), 0.5) };
       });
       return { setting, label: keyOf(setting), isDefault: isDefaultSetting(setting), metrics, samples: runs.reduce((a, r) => a + r.samples, 0), pearson };
     });
   }
   return {
-    meta, config: cfg, settings: st,
+    settings: st,
     predictors: st.predictors.map((name) => ({ name, label: MACHINE_LABELS[name] })),
     bands: draws[0]?.forward.bands ?? bandsFor(cfg.diffusionSteps, st.bandEdges),
     draws: draws.map(({ finals: _f, ...rest }) => rest),
@@ -286,37 +317,10 @@ export function summarise(cfg: ExperimentConfig, st: DiscriminationSettings, dra
   };
 }
 
-export interface DiscriminationOptions extends Partial<DiscriminationSettings> {
-  cfg: ExperimentConfig;
-  paths: Paths;
-  /** The trained models to compare (any number of seeds per variant; each loaded via checkpointPath). */
-  checkpoints: readonly CheckpointRef[];
-  /** Output file (default `<paths.outDir>/theory-discrimination.json`); null writes nothing. */
-  outFile?: string | null;
-  /** Worker threads for the units (default 1: this thread, in order). */
-  workers?: number;
-  onProgress?: (done: number, total: number, note: string) => void;
-  log?: (line: string) => void;
-}
-
 /** The settings of a call: defaults filled in (an option given as undefined keeps its default), predictors checked. */
 export function discriminationSettings(o: Partial<DiscriminationSettings>): DiscriminationSettings {
   const st: DiscriminationSettings = { ...DISCRIMINATION_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
-  for (const p of st.predictors) if (!MACHINE_NAMES.includes(p)) throw new Error(`unknown predictor '${p}'`);
+  for (const p of st.predictors) if (!MACHINE_NAMES.includes(p)) throw new Error(`unknown predictor '${p}' (expected one of ${MACHINE_NAMES.join(", ")})`);
+  if (!(Number.isInteger(st.compareSamples) && st.compareSamples >= 2)) throw new Error(`compareSamples must be an integer >= 2, got ${st.compareSamples}`);
   return st;
-}
-
-/**
- * Run 1-4 for every checkpoint and write the report (see module comment): the units of
- * `theoryPhase.ts`, computed in this thread unless `workers` > 1, each cached in `<outDir>/theory/`
- * and reused when its identity (and the checkpoint's weights) match.
- */
-export async function runDiscrimination(o: DiscriminationOptions): Promise<DiscriminationResults> {
-  const { cfg, paths, checkpoints, outFile, onProgress, log, workers, ...rest } = o;
-  const { computeTheory } = await import("./theoryPhase"); // lazy: theoryPhase imports this module
-  const r = await computeTheory({
-    cfg, paths, workers: workers ?? 1, log, onProgress,
-    discrimination: { checkpoints: [...checkpoints], settings: discriminationSettings(rest) }, discriminationFile: outFile,
-  });
-  return r.discrimination!;
 }

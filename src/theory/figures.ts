@@ -1,16 +1,16 @@
 /**
  * Plotly figures (plain `{data, layout}` JSON) for the score-machine comparison of
- * `runTheory` (theory.json): r^2 against t per trained variant, median Pearson r of final images,
+ * the machines part of theory.json: r^2 against t per trained variant, median Pearson r of final images,
  * and the `functional` consistency of machines beside trained models.
  */
 import { variantColour } from "../model/variants";
 import { PlotlyFigure } from "../plot/plotly";
 import { MACHINE_LABELS, MachineName } from "./machines";
-import { TheoryResults, VariantComparison } from "./runTheory";
+import { VariantComparison } from "./machine-runs";
 
 const COLOURS: Record<string, string> = {
   local: "#1f77b4", equivariant: "#2ca02c", ideal: "#7f7f7f", attention: "#d62728", top1Optimal: "#ff7f0e",
-  trivial: "#bcbd22", gaussianPixel: "#17becf", gaussianFull: "#8c564b",
+  pair: "#9467bd", pairTop1: "#e377c2", trivial: "#bcbd22", gaussianPixel: "#17becf", gaussianShared: "#aec7e8", gaussianFull: "#8c564b",
 };
 const VARIANT_COLOURS: Readonly<Record<string, string>> = new Proxy({} as Record<string, string>, {
   get: (_, k) => (typeof k === "string" ? variantColour(k) : undefined),
@@ -61,7 +61,7 @@ export function r2VsTFigure(c: VariantComparison, o: R2FigureOptions = {}): Plot
 }
 
 /** One machine against every trained variant: r^2 vs t, one line per variant. */
-export function r2ByVariantFigure(results: Pick<TheoryResults, "comparisons">, machine: MachineName, o: R2FigureOptions = {}): PlotlyFigure {
+export function r2ByVariantFigure(results: { comparisons: VariantComparison[] }, machine: MachineName, o: R2FigureOptions = {}): PlotlyFigure {
   const measure = o.measure ?? "r2";
   const data = results.comparisons.filter((c) => c[measure][machine]).map((c) => ({
     type: "scatter", mode: "lines", name: `${c.variant} (seed ${c.seed})`,
@@ -79,7 +79,7 @@ export function r2ByVariantFigure(results: Pick<TheoryResults, "comparisons">, m
 }
 
 /** Median Pearson r (bars) with the interquartile range (error bars) of final images from the same noise. */
-export function pearsonFigure(results: Pick<TheoryResults, "comparisons">, o: { width?: number; height?: number } = {}): PlotlyFigure {
+export function pearsonFigure(results: { comparisons: VariantComparison[] }, o: { width?: number; height?: number } = {}): PlotlyFigure {
   const variants = results.comparisons.map((c) => c.variant);
   const machines = [...new Set(results.comparisons.flatMap((c) => Object.keys(c.pearson)))];
   const data = machines.map((m) => {
@@ -125,7 +125,7 @@ export function consistencyFigure(rows: Record<string, string | number>[], o: { 
 }
 
 /**
- * The continuous top-1 toy (derivationsTop1Continuous.ts): the exact optimum g~(Phi) beside Eq. 32 as
+ * The continuous top-1 toy (derivations-top1-continuous.ts): the exact optimum g~(Phi) beside Eq. 32 as
  * printed and the corrected closed form, on the part of the grid where the occurrence density is
  * above 1e-4 of its maximum.
  */
@@ -143,6 +143,62 @@ export function continuousTop1Figure(nodes: ArrayLike<number>, lines: { gTilde: 
     layout: {
       title: { text: title, font: { size: 14 } }, xaxis: { title: { text: "patch value Phi" } }, yaxis: { title: { text: "g~(Phi)" } },
       width: 760, height: 460, ...FRAME,
+    },
+  };
+}
+
+/**
+ * What independence removes (independence.ts): the optimal value map k(Phi) of a top-1 layer with a
+ * learnable value map, for each scenario, beside the query map f (on the part of the grid where the
+ * own marginal is above 1e-4 of its maximum). Under independence and exchangeability k is flat.
+ */
+export function valueMapFigure(nodes: ArrayLike<number>, results: { scenario: string; f: ArrayLike<number>; k: ArrayLike<number>; kSpread: number }[], weight: ArrayLike<number>): PlotlyFigure {
+  const wMax = Math.max(...Array.from(weight));
+  const keep = Array.from(nodes, (_, i) => i).filter((i) => weight[i] > 1e-4 * wMax);
+  const x = keep.map((i) => nodes[i]);
+  const colours = ["#2ca02c", "#d62728", "#1f77b4"];
+  const data = results.flatMap((r, c) => {
+    const kMean = keep.reduce((a, i) => a + r.k[i], 0) / keep.length;
+    return [
+      { type: "scatter", mode: "lines", name: `k(Phi) - mean, ${r.scenario} (sd ratio ${r.kSpread.toExponential(1)})`, x, y: keep.map((i) => r.k[i] - kMean), line: { color: colours[c % 3], width: 3 } },
+      { type: "scatter", mode: "lines", name: `f(Phi), ${r.scenario}`, x, y: keep.map((i) => r.f[i]), line: { color: colours[c % 3], width: 1, dash: "dot" } },
+    ];
+  });
+  return {
+    data,
+    layout: {
+      title: { text: "A top-1 layer with a value map, out = f(phi_x) + k(phi_y*), fitted to the true score (1-D toy)", font: { size: 14 } },
+      xaxis: { title: { text: "patch value Phi" } }, yaxis: { title: { text: "optimal f and k (k centred)" } }, width: 860, height: 480, ...FRAME,
+    },
+  };
+}
+
+/**
+ * Functional consistency of the machines (mean over dataset draws) against each variant's one-model
+ * 95 % prediction interval: one row per variant, the interval as a bar, the machines as markers.
+ */
+export function predictionIntervalFigure(rows: readonly { machine: string; variant: string; machineFunctional: number; interval: [number, number]; variantMean: number }[]): PlotlyFigure {
+  const variants = [...new Set(rows.map((r) => r.variant))];
+  const machines = [...new Set(rows.map((r) => r.machine))];
+  const data: Record<string, unknown>[] = variants.map((v) => {
+    const r = rows.find((x) => x.variant === v)!;
+    return {
+      type: "scatter", mode: "lines", name: `${v}: 95 % PI, one new model`, x: [100 * r.interval[0], 100 * r.interval[1]], y: [v, v],
+      line: { color: VARIANT_COLOURS[v] ?? "#888", width: 10 }, showlegend: false,
+    };
+  });
+  data.push({ type: "scatter", mode: "markers", name: "variant mean over models", x: variants.map((v) => 100 * rows.find((x) => x.variant === v)!.variantMean), y: variants, marker: { color: "#000", symbol: "line-ns-open", size: 18 } });
+  for (const m of machines) {
+    data.push({
+      type: "scatter", mode: "markers", name: `machine ${m}`, x: variants.map((v) => 100 * rows.find((x) => x.variant === v && x.machine === m)!.machineFunctional), y: variants,
+      marker: { color: COLOURS[m] ?? "#888", size: 11, symbol: "diamond" },
+    });
+  }
+  return {
+    data,
+    layout: {
+      title: { text: "Functional consistency: machines against each variant's one-model 95 % prediction interval", font: { size: 14 } },
+      xaxis: { title: { text: "functional (%)" }, range: [0, 100] }, yaxis: { title: { text: "" }, type: "category" }, width: 860, height: 420, ...FRAME,
     },
   };
 }

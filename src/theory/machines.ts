@@ -1,15 +1,22 @@
 /**
  * Analytic score machines for the colour key-value dataset: noise predictors computed exactly from
  * the training set, sampled with the same DDPM sampler as the trained networks (see docs/theory.md,
- * "Score machines").
+ * "Score machines"). This file is the float64 reference; src/kernels/machine-kernel.ts computes the
+ * same machines in float32 WebAssembly SIMD for sampling (equal within a tested tolerance).
  *
  *  - `ideal`:       posterior mean over whole training images (the exact score of the empirical
  *                   distribution); it can only reproduce training images.
  *  - `local`:       each quadrant denoised from the training quadrants at the same position
  *                   (Kamb & Ganguli's LS machine with patch = quadrant; patches never overlap here).
- *  - `equivariant`: each quadrant denoised from the training quadrants of all four positions (ELS).
- *                   The trained CNN sees one quadrant per token with shared weights and no position
- *                   input, so this is exactly the optimum of its function class.
+ *  - `equivariant`: each quadrant denoised from the training quadrants of all four positions (ELS):
+ *                   the MSE optimum over all functions of one quadrant token (and t).
+ *  - `pair`:        each quadrant denoised from its own noisy token and its partner's, y*(x) =
+ *                   PAIR_PARTNERS[x] = [1, 0, 3, 2]: the MSE optimum over all functions of (own token,
+ *                   partner token) shared by the positions, i.e. the posterior mean under the training
+ *                   images' co-occurring (own, partner) quadrant pairs pooled over positions.
+ *  - `pairTop1`:    the pair machine with the partner chosen per image by the machine's own similarity:
+ *                   y*(x) = argmax_{y != x} of the pointwise mutual information
+ *                   log p_t(x_x, x_y) - log p_t(x_x) - log p_t(x_y) under the noised pair and quadrant banks.
  *  - `attention`:   Eq. 8 read on the current image: quadrant x is denoised under the mixture
  *                   (1 - lambda) pi_t(phi_x = Phi) + lambda N(Phi; sqrt(aBar) m_{y*(x)}, (1 - aBar) I),
  *                   where m_y is the equivariant machine's estimate of quadrant y and
@@ -24,23 +31,26 @@
  *                   y* is chosen per image as in `attention` (self excluded, as the derivation needs).
  *
  * Baselines (src/theory/baselines.ts), for comparisons only: `trivial` (eps = sqrt(1 - aBar) x_t, the
- * exact eps of N(0, I) data), `gaussianPixel` and `gaussianFull` (the exact eps of a Gaussian with
- * the training data's per-pixel mean and variance, or its full covariance).
+ * exact eps of N(0, I) data), `gaussianPixel`, `gaussianShared` and `gaussianFull` (the exact eps of
+ * a Gaussian with the training data's per-value mean and variance; one 12 x 12 covariance shared
+ * by the four quadrants, which the CNN can represent; or the full 48 x 48 covariance).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { EpsModel } from "../ddpm/sampler";
 import { Schedule } from "../ddpm/schedule";
 import { gaussianMachine, trivialMachine } from "./baselines";
-import { bankFromRows, epsFromX0, mixtureMean, PatchBank, posteriorMean, quadrantRows, responsibilities } from "./patchBank";
+import { bankFromRows, mixtureMean, PatchBank, posteriorMean, quadrantRows, responsibilities } from "./patch-bank";
+import { alphaBarAt, BaselineName, checkTokens, epsFromX0, machineFromDenoise, MachineName, ScoreMachine, TheoryMachineName } from "./score-machine";
 
-export type TheoryMachineName = "local" | "equivariant" | "ideal" | "attention" | "top1Optimal";
-export type BaselineName = "trivial" | "gaussianPixel" | "gaussianFull";
-export type MachineName = TheoryMachineName | BaselineName;
+export type { BaselineName, MachineName, ScoreMachine, TheoryMachineName } from "./score-machine";
+export { alphaBarAt, checkTokens } from "./score-machine";
 /** The machines derived from theory (sampled for Table 1 by default). */
-export const THEORY_MACHINES: readonly TheoryMachineName[] = ["local", "equivariant", "ideal", "attention", "top1Optimal"];
+export const THEORY_MACHINES: readonly TheoryMachineName[] = ["local", "equivariant", "ideal", "attention", "top1Optimal", "pair", "pairTop1"];
 /** Baseline predictors: what any denoiser of this data gets without patch structure. */
-export const BASELINES: readonly BaselineName[] = ["trivial", "gaussianPixel", "gaussianFull"];
+export const BASELINES: readonly BaselineName[] = ["trivial", "gaussianPixel", "gaussianShared", "gaussianFull"];
 export const MACHINE_NAMES: readonly MachineName[] = [...THEORY_MACHINES, ...BASELINES];
+/** The fixed partner map of the `pair` machine: horizontal neighbours (quadrants 0-1 and 2-3). */
+export const PAIR_PARTNERS: readonly number[] = [1, 0, 3, 2];
 
 export const MACHINE_LABELS: Record<MachineName, string> = {
   local: "local patch machine (same position)",
@@ -48,8 +58,11 @@ export const MACHINE_LABELS: Record<MachineName, string> = {
   ideal: "ideal score machine (whole images)",
   attention: "attention machine (Eq. 8, top-1 partner)",
   top1Optimal: "top-1 optimum (corrected Eq. 32)",
+  pair: "pair machine (own and partner quadrant, fixed pairs)",
+  pairTop1: "pair machine, partner by its own similarity (top-1)",
   trivial: "baseline: sqrt(1 - aBar) x_t (N(0, I) data)",
   gaussianPixel: "baseline: Gaussian, per-pixel mean and variance",
+  gaussianShared: "baseline: Gaussian, one 12 x 12 covariance shared by the quadrants",
   gaussianFull: "baseline: Gaussian, full covariance",
 };
 
@@ -72,25 +85,6 @@ export interface MachineOptions {
 
 export const MACHINE_DEFAULTS: Required<MachineOptions> = { aggregate: true, partnerWeight: 0.5, attentionBase: "equivariant", includeSelf: false, partners: "own" };
 
-/** An analytic noise predictor on tokens [B, 4, 12] (flat, float64 arithmetic). */
-export interface ScoreMachine {
-  name: MachineName;
-  /** E[x0 | x_t] for tokens [B, 4, 12] at timestep t. */
-  denoise(x: ArrayLike<number>, t: number): Float64Array;
-  /** eps(x_t, t) = (x_t - sqrt(aBar_t) E[x0 | x_t]) / sqrt(1 - aBar_t), tokens [B, 4, 12]. */
-  eps(x: ArrayLike<number>, t: number): Float64Array;
-}
-
-export function alphaBarAt(s: Schedule, t: number): number {
-  if (!(Number.isInteger(t) && t >= 0 && t < s.alphaBars.length)) throw new Error(`timestep ${t} outside 0..${s.alphaBars.length - 1}`);
-  return s.alphaBars[t];
-}
-
-export function checkTokens(x: ArrayLike<number>): number {
-  if (x.length % 48 !== 0 || x.length === 0) throw new Error(`expected tokens [B, 4, 12], got ${x.length} values`);
-  return x.length / 48;
-}
-
 /** Quadrant banks per position: local = own position's quadrants; equivariant = all positions' (shared). */
 function quadrantBanks(tokens: ArrayLike<number>, kind: "local" | "equivariant", aggregate: boolean): PatchBank[] {
   if (kind === "local") return [0, 1, 2, 3].map((q) => bankFromRows(quadrantRows(tokens, [q]), 12, { aggregate }));
@@ -105,17 +99,6 @@ function patchDenoise(banks: PatchBank[], x: ArrayLike<number>, alphaBar: number
   const scratch = new Float64Array(Math.max(...banks.map((b) => b.size)));
   for (let b = 0; b < B; b++) for (let q = 0; q < 4; q++) posteriorMean(banks[q], x, b * 48 + q * 12, alphaBar, out, b * 48 + q * 12, scratch);
   return out;
-}
-
-function machineFromDenoise(name: MachineName, s: Schedule, denoise: (x: ArrayLike<number>, aBar: number) => Float64Array): ScoreMachine {
-  return {
-    name,
-    denoise: (x, t) => denoise(x, alphaBarAt(s, t)),
-    eps: (x, t) => {
-      const aBar = alphaBarAt(s, t);
-      return epsFromX0(x, denoise(x, aBar), aBar);
-    },
-  };
 }
 
 /** Local (`"local"`) or equivariant (`"equivariant"`) patch machine from training tokens [N, 4, 12]. */
@@ -244,6 +227,129 @@ export function top1OptimalMachine(tokens: ArrayLike<number>, s: Schedule, o: Ma
   };
 }
 
+/**
+ * The pair bank: one 24-dim row (own quadrant, partner quadrant) per image and position x, the
+ * partner being `partners[x]`, pooled over positions (identical rows merged with log-count weights
+ * unless `aggregate` is false). Its mixture posterior is the MSE optimum among functions of (own,
+ * partner) shared by the positions.
+ */
+export function pairBank(tokens: ArrayLike<number>, partners: readonly number[], aggregate: boolean): PatchBank {
+  checkPartners(partners);
+  const N = checkTokens(tokens);
+  const rows = new Float64Array(N * 4 * 24);
+  let o = 0;
+  for (let i = 0; i < N; i++) {
+    for (let q = 0; q < 4; q++) {
+      for (let f = 0; f < 12; f++) rows[o++] = tokens[i * 48 + q * 12 + f];
+      for (let f = 0; f < 12; f++) rows[o++] = tokens[i * 48 + partners[q] * 12 + f];
+    }
+  }
+  return bankFromRows(rows, 24, { aggregate });
+}
+
+function checkPartners(p: readonly number[]): void {
+  if (p.length !== 4 || p.some((y, x) => !(Number.isInteger(y) && y >= 0 && y < 4 && y !== x))) {
+    throw new Error(`partner map must send each of the 4 quadrants to another quadrant, got [${p.join(", ")}]`);
+  }
+}
+
+/** Posterior mean of quadrant q's own half under the pair bank, given x's quadrants q and y (writes 12 values at out[oo]). */
+function pairPosterior(bank: PatchBank, x: ArrayLike<number>, b: number, q: number, y: number, aBar: number, out: Float64Array, oo: number, buf: Float64Array, resp: Float64Array): number {
+  for (let f = 0; f < 12; f++) {
+    buf[f] = x[b * 48 + q * 12 + f];
+    buf[12 + f] = x[b * 48 + y * 12 + f];
+  }
+  const logp = responsibilities(bank.patches, bank.logWeights, bank.size, 24, buf, 0, aBar, resp);
+  for (let f = 0; f < 12; f++) out[oo + f] = 0;
+  for (let k = 0; k < bank.size; k++) {
+    const r = resp[k];
+    if (r === 0) continue;
+    for (let f = 0; f < 12; f++) out[oo + f] += r * bank.patches[k * 24 + f];
+  }
+  return logp;
+}
+
+/** Pair machine with the fixed partner map PAIR_PARTNERS (or `partners`). */
+export function pairMachine(tokens: ArrayLike<number>, s: Schedule, o: MachineOptions & { partners?: never } = {}, partners: readonly number[] = PAIR_PARTNERS): ScoreMachine {
+  const bank = pairBank(tokens, partners, o.aggregate ?? MACHINE_DEFAULTS.aggregate);
+  return machineFromDenoise("pair", s, (x, aBar) => {
+    const B = checkTokens(x);
+    const out = new Float64Array(x.length);
+    const buf = new Float64Array(24), resp = new Float64Array(bank.size);
+    for (let b = 0; b < B; b++) for (let q = 0; q < 4; q++) pairPosterior(bank, x, b, q, partners[q], aBar, out, b * 48 + q * 12, buf, resp);
+    return out;
+  });
+}
+
+/**
+ * The partner of every quadrant under the pair machine's own similarity: the pointwise mutual
+ * information PMI(x, y) = log p_t(x_x, x_y) - log p_t(x_x) - log p_t(x_y) of the noised pair bank
+ * (pooled over every ordered pair of positions) and the noised quadrant bank (ELS), y != x, ties to
+ * the lowest index. Returns [B, 4].
+ */
+export function pmiPartners(pairs: PatchBank, quadrants: PatchBank, x: ArrayLike<number>, aBar: number): Int32Array {
+  const B = checkTokens(x);
+  const out = new Int32Array(B * 4);
+  const buf = new Float64Array(24), resp = new Float64Array(Math.max(pairs.size, quadrants.size));
+  const logNorm = (bank: PatchBank) => Math.log(bank.counts.reduce((a, c) => a + c, 0));
+  const lp = logNorm(pairs), lq = logNorm(quadrants);
+  const single = new Float64Array(4);
+  for (let b = 0; b < B; b++) {
+    for (let q = 0; q < 4; q++) single[q] = responsibilities(quadrants.patches, quadrants.logWeights, quadrants.size, 12, x, b * 48 + q * 12, aBar, resp) - lq;
+    for (let q = 0; q < 4; q++) {
+      let best = -1, bestV = -Infinity;
+      for (let y = 0; y < 4; y++) {
+        if (y === q) continue;
+        for (let f = 0; f < 12; f++) {
+          buf[f] = x[b * 48 + q * 12 + f];
+          buf[12 + f] = x[b * 48 + y * 12 + f];
+        }
+        // the Gaussian normalisers cancel: log p(u, v) has twice the dimension, and so has log p(u) + log p(v)
+        const v = responsibilities(pairs.patches, pairs.logWeights, pairs.size, 24, buf, 0, aBar, resp) - lp - single[q] - single[y];
+        if (v > bestV) {
+          bestV = v;
+          best = y;
+        }
+      }
+      out[b * 4 + q] = best;
+    }
+  }
+  return out;
+}
+
+/** Pair machine whose partner is chosen per image by the pointwise mutual information (`pmiPartners`). */
+export function pairTop1Machine(tokens: ArrayLike<number>, s: Schedule, o: MachineOptions = {}): ScoreMachine {
+  const aggregate = o.aggregate ?? MACHINE_DEFAULTS.aggregate;
+  // every ordered pair of positions: the similarity must not prefer a position
+  const all = bankFromRows(allPairRows(tokens), 24, { aggregate });
+  const quadrants = bankFromRows(quadrantRows(tokens, [0, 1, 2, 3]), 12, { aggregate });
+  return machineFromDenoise("pairTop1", s, (x, aBar) => {
+    const B = checkTokens(x);
+    const partner = pmiPartners(all, quadrants, x, aBar);
+    const out = new Float64Array(x.length);
+    const buf = new Float64Array(24), resp = new Float64Array(all.size);
+    for (let b = 0; b < B; b++) for (let q = 0; q < 4; q++) pairPosterior(all, x, b, q, partner[b * 4 + q], aBar, out, b * 48 + q * 12, buf, resp);
+    return out;
+  });
+}
+
+/** Rows (own, partner) for every ordered pair of distinct positions of every image: [N * 12, 24]. */
+export function allPairRows(tokens: ArrayLike<number>): Float64Array {
+  const N = checkTokens(tokens);
+  const rows = new Float64Array(N * 12 * 24);
+  let o = 0;
+  for (let i = 0; i < N; i++) {
+    for (let q = 0; q < 4; q++) {
+      for (let y = 0; y < 4; y++) {
+        if (y === q) continue;
+        for (let f = 0; f < 12; f++) rows[o++] = tokens[i * 48 + q * 12 + f];
+        for (let f = 0; f < 12; f++) rows[o++] = tokens[i * 48 + y * 12 + f];
+      }
+    }
+  }
+  return rows;
+}
+
 /** Build a machine by name from training tokens [N, 4, 12] (model space [-1, 1]). */
 export function makeMachine(name: MachineName, tokens: ArrayLike<number>, s: Schedule, o: MachineOptions = {}): ScoreMachine {
   switch (name) {
@@ -256,12 +362,16 @@ export function makeMachine(name: MachineName, tokens: ArrayLike<number>, s: Sch
       return attentionMachine(tokens, s, o);
     case "top1Optimal":
       return top1OptimalMachine(tokens, s, o);
+    case "pair":
+      return pairMachine(tokens, s, { aggregate: o.aggregate });
+    case "pairTop1":
+      return pairTop1Machine(tokens, s, o);
     case "trivial":
       return trivialMachine(s);
     case "gaussianPixel":
-      return gaussianMachine("gaussianPixel", tokens, s);
+    case "gaussianShared":
     case "gaussianFull":
-      return gaussianMachine("gaussianFull", tokens, s);
+      return gaussianMachine(name, tokens, s);
   }
 }
 

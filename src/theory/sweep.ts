@@ -3,14 +3,11 @@
  * lambda, whether Eq. 5's argmax may pick the query itself, and whether each quadrant's prior holds
  * only its own partner or the partners of all four positions (the sum over x of Eq. 8 read
  * literally). Each setting is sampled like the trained models (functional consistency) and from the
- * comparison noise (final images, for the same-noise Pearson r against each network).
+ * comparison noise (final images, for the same-noise Pearson r against each network), as the theory
+ * phase's machine-run and machine-finals units (src/experiment/theory-phase.ts).
  */
-import { Schedule } from "../ddpm/schedule";
-import { sampleTokens } from "../ddpm/sampler";
-import { evaluateTokens, MetricValues } from "../eval/metrics";
-import { ExperimentConfig } from "../config";
-import { Rng } from "../rng";
-import { attentionMachine, MACHINE_DEFAULTS, machineEpsModel, MachineOptions } from "./machines";
+import { MetricValues } from "../eval/metrics";
+import { MACHINE_DEFAULTS } from "./machines";
 
 /** One setting of the Eq. 8 machine's free choices. */
 export interface SweepSetting {
@@ -37,22 +34,4 @@ export interface SweepSample {
   runs: { run: number; samples: number; metrics: MetricValues }[];
   /** Final images from `compareRng`, tokens [n, 4, 12] as a plain array (JSON). */
   finals: number[];
-}
-
-/**
- * Sample one setting: `runs` runs of cfg.samples (seeds sampleSeed + run, as the trained models) and
- * n final images from `compareRng` (batch n, as the networks' comparison samples).
- */
-export function sampleSweepSetting(o: {
-  cfg: ExperimentConfig; setting: SweepSetting; tokens: ArrayLike<number>; schedule: Schedule; trainingKeys: Set<string>;
-  dataSeed: number; runs: number; runRng: (run: number) => Rng; compareRng: Rng; n: number; machineOptions?: MachineOptions;
-}): SweepSample {
-  const m = attentionMachine(o.tokens, o.schedule, { ...o.machineOptions, ...o.setting });
-  const model = machineEpsModel(m);
-  const runs = Array.from({ length: o.runs }, (_, run) => {
-    const tokens = sampleTokens(model, o.schedule, { n: o.cfg.samples, batch: o.cfg.sampleBatch, rng: o.runRng(run) });
-    return { run, samples: o.cfg.samples, metrics: evaluateTokens(tokens, o.trainingKeys) };
-  });
-  const finals = Array.from(sampleTokens(model, o.schedule, { n: o.n, batch: o.n, rng: o.compareRng }));
-  return { setting: { ...o.setting }, dataSeed: o.dataSeed, runs, finals };
 }

@@ -133,12 +133,3 @@ export function posteriorMean(bank: PatchBank, x: ArrayLike<number>, xo: number,
   responsibilities(bank.patches, bank.logWeights, bank.size, bank.dim, x, xo, alphaBar, resp);
   mixtureMean(bank.patches, resp, bank.size, bank.dim, out, oo);
 }
-
-/** eps = (x_t - sqrt(aBar) x0hat) / sqrt(1 - aBar) over a whole flat array (Tweedie). */
-export function epsFromX0(x: ArrayLike<number>, x0hat: Float64Array, alphaBar: number): Float64Array {
-  const a = Math.sqrt(alphaBar);
-  const s = Math.sqrt(1 - alphaBar);
-  const out = new Float64Array(x0hat.length);
-  for (let i = 0; i < out.length; i++) out[i] = (x[i] - a * x0hat[i]) / s;
-  return out;
-}

@@ -1,20 +1,22 @@
 /**
- * The theory phase's units of work (src/theory/theoryPhase.ts plans and assembles them), each a pool
- * task that runs inline or in a worker thread and is cached in `<outDir>/theory/` with its identity:
+ * The theory phase's units of work (theory-phase.ts plans and assembles them), each a pool task that
+ * runs inline or in a worker thread and is cached in `<outDir>/theory/` with its identity. The work
+ * itself is src/theory/'s (pure functions of a config, training tokens and networks as EpsModels);
+ * this file loads the dataset draws and checkpoints it needs, and caches:
  *
  *  - `machine-run`:     one sampling run of a score machine (cfg.samples, seed sampleSeed + run),
- *                       scored with every metric (runTheory's Table-1 rows; a sweep setting's runs);
+ *                       scored with every metric (the machines' Table-1 rows; a sweep setting's runs);
  *  - `machine-finals`:  a machine's final images from the comparison noise (n in one batch);
  *  - `draw-forward`:    every predictor against every other and the true noise, banded r^2 on the
  *                       forward process of one dataset draw (discrimination, no network);
  *  - `network-compare`: one trained network against the machines along its trajectories and on the
- *                       forward process, and its final images (runTheory's comparison);
+ *                       forward process, and its final images (the machines part's comparison);
  *  - `network-bands`:   one trained network against every predictor, banded r^2 on the forward
  *                       process, and its final images (discrimination's per-model work);
  *  - `derivations`:     every derivation check of the paper (`runAllDerivationChecks`; no config).
  *
- * None depends on another: the light work that combines them (Pearson r of final images, bootstrap,
- * tables) is done when the phase assembles theory.json and theory-discrimination.json.
+ * None depends on another: the light work that combines them (Pearson r of final images, intervals,
+ * tables) is done when the phase assembles theory.json.
  *
  * A cached unit records its identity (the unit, every config value it depends on, the training
  * hash of a compared checkpoint), the library version and, for network units, the weights of the
@@ -29,21 +31,46 @@ import { ExperimentConfig } from "../config";
 import { datasetImageKeys, datasetImages } from "../data/dataset";
 import { imagesToTokens } from "../data/layout";
 import { loadOrCreateDataset } from "../data/store";
-import { makeSchedule } from "../ddpm/schedule";
-import { dataSeedOf } from "../experiment/models";
-import { checkpointPath, checkpointRequest, OnProgress, Paths, trainingHash } from "../experiment/tasks";
-import type { Executor } from "../experiment/pool";
 import { writeFileAtomic } from "../io/atomic";
+import { samplerForm } from "../ddpm/sampler-forms";
+import { combinedFingerprint, sourceFingerprint } from "../build-info";
+import { kernelMachine } from "../kernels/machine-kernel";
+import { samplesWithGumbel, wasmNetwork, wasmSampleTokens } from "../kernels/sample-kernel";
+import { packedLayout, unpackArrays } from "../model/packed";
 import { Variant } from "../model/variants";
-import { readFinishedCheckpoint } from "../train/checkpoint";
-import { runAllDerivationChecks } from "./derivations";
-import { CheckResult } from "./derivationsCheck";
-import { DISCRIMINATION_DEFAULTS, DiscriminationSettings, drawForwardWork, DrawWork, machineFinals, ModelNetworkWork, modelNetworkWork } from "./discriminate";
-import { MACHINE_DEFAULTS, MachineName, MachineOptions, makeMachine } from "./machines";
-import { compareNetwork, loadTrainedNetwork, machineRun, MachineRunMetrics, NetworkComparison, sampleRng, versionOf } from "./runTheory";
+import { runAllDerivationChecks } from "../theory/derivations";
+import { CheckResult } from "../theory/derivations-check";
+import { DISCRIMINATION_DEFAULTS, DiscriminationSettings, drawForward, DrawWork, machineFinals, ModelNetworkWork, networkBands, scheduleOf, TrainedNetwork } from "../theory/discriminate";
+import { compareNetwork, machineRun, MachineRunMetrics, NetworkComparison, sampleRng } from "../theory/machine-runs";
+import { MACHINE_DEFAULTS, MachineName, MachineOptions } from "../theory/machines";
+import { checkpointTensor, readFinishedCheckpoint } from "../train/checkpoint";
+import { libraryVersion } from "../version";
+import { dataSeedOf } from "./models";
+import type { Executor } from "./pool";
+import { checkpointPath, checkpointRequest, OnProgress, Paths, trainingHash } from "./tasks";
 
 /** Version of the unit files' layout; another version is computed again. */
-export const UNIT_FORMAT = 1;
+export const UNIT_FORMAT = 2;
+
+/**
+ * The sources that compute a unit (src/theory, the kernels and their .wasm, the sampler, the data,
+ * the models, the metrics, this file): a unit computed by other code is computed again. Hashed by
+ * content from the repository's src/ (the same from the compiled build/, which notebooks run), once.
+ */
+export const UNIT_SOURCES: readonly string[] = [
+  "src/theory/", "src/kernels/", "src/ddpm/", "src/data/", "src/model/", "src/variants/", "src/eval/metrics.ts", "src/rng.ts", "src/experiment/theory-units.ts",
+];
+/** Report-only files under UNIT_SOURCES (tables, figures, the tally): they change no unit. */
+export const UNIT_SOURCES_EXCLUDED: readonly string[] = ["src/theory/comparison-report.ts", "src/theory/figures.ts", "src/theory/claims.ts"];
+let codeDigest: string | null = null;
+export function unitCodeFingerprint(): string {
+  if (codeDigest === null) {
+    const root = path.resolve(fs.realpathSync(__dirname), "..", "..");
+    const { files } = sourceFingerprint(root);
+    codeDigest = combinedFingerprint(Object.fromEntries(Object.entries(files).filter(([f]) => UNIT_SOURCES.some((p) => f.startsWith(p)) && !UNIT_SOURCES_EXCLUDED.includes(f)))).slice(0, 16);
+  }
+  return codeDigest;
+}
 
 export type TheoryUnit =
   | { kind: "machine-run"; machine: MachineName; options: MachineOptions; dataSeed: number; run: number }
@@ -78,6 +105,36 @@ export type TheoryUnitResult = {
   };
 }[UnitKind];
 
+/** libraryVersion(), also inside tslab, where __dirname may run through a symlink to src/. */
+export function versionOf(): string {
+  try {
+    return libraryVersion();
+  } catch {
+    return (JSON.parse(fs.readFileSync(path.join(fs.realpathSync(__dirname), "..", "..", "package.json"), "utf8")) as { version: string }).version;
+  }
+}
+
+/**
+ * The trained model (variant, seed) of the study `cfg`, from its checkpoint (`checkpointPath`),
+ * checked to be that model and finished (`readFinishedCheckpoint`); with the dataset draw it was
+ * trained on. Call `dispose` when done.
+ */
+export function loadTrainedNetwork(cfg: ExperimentConfig, paths: Paths, variant: Variant, seed: number, weights: "ema" | "raw"): TrainedNetwork & { file: string } {
+  if (samplesWithGumbel(variant, cfg.top1Sampling)) {
+    throw new Error(`the theory phase compares networks under the argmax rule; ${variant} is sampled with top1Sampling '${cfg.top1Sampling}' (set it to argmax for the theory phase)`);
+  }
+  const file = checkpointPath(paths, cfg, variant, seed);
+  const ck = readFinishedCheckpoint(file, checkpointRequest(cfg, variant, seed));
+  const params = unpackArrays(packedLayout(variant), checkpointTensor(ck, weights === "ema" ? "ema" : "theta", file));
+  const net = wasmNetwork(params, variant);
+  const s = scheduleOf(cfg);
+  return {
+    variant, seed, dataSeed: ck.dataSeed, checkpoint: path.relative(paths.outDir, file), file,
+    eps: (x, t) => net.eps(x, t),
+    sample: (o) => wasmSampleTokens(params, variant, s, { n: o.n, batch: o.n, rng: o.rng, noise: "wasm", form: samplerForm(o.form), onStep: o.onStep }),
+  };
+}
+
 /** A machine's options as they affect it: only the attention machine reads more than `aggregate` (so units are shared). */
 export function machineOptionsFor(machine: MachineName, o: MachineOptions): MachineOptions {
   const all = { ...MACHINE_DEFAULTS, ...o };
@@ -98,12 +155,13 @@ const isNetworkUnit = (u: TheoryUnit): u is Extract<TheoryUnit, { kind: "network
 
 /** Everything that decides a unit's result: the unit, the config values it reads, the compared model's training. */
 export function unitIdentity(cfg: ExperimentConfig, u: TheoryUnit): Record<string, unknown> {
-  if (u.kind === "derivations") return { format: UNIT_FORMAT, ...u }; // the checks read no config
+  if (u.kind === "derivations") return { format: UNIT_FORMAT, code: unitCodeFingerprint(), ...u }; // the checks read no config
   const base = {
-    format: UNIT_FORMAT, datasetSize: cfg.datasetSize, diffusionSteps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd,
+    format: UNIT_FORMAT, code: unitCodeFingerprint(), datasetSize: cfg.datasetSize, diffusionSteps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd,
     sampleSeed: cfg.sampleSeed, ...u,
   };
-  if (u.kind === "machine-run") return { ...base, samples: cfg.samples, sampleBatch: cfg.sampleBatch };
+  if (u.kind === "machine-run") return { ...base, samples: cfg.samples, sampleBatch: cfg.sampleBatch, sampler: cfg.sampler };
+  if (u.kind === "machine-finals" || u.kind === "network-compare" || u.kind === "network-bands") Object.assign(base, { sampler: cfg.sampler });
   if (isNetworkUnit(u)) {
     const dataSeed = dataSeedOf(cfg, u.seed);
     return { ...base, dataSeed, trainingHash: trainingHash(cfg, dataSeed) };
@@ -132,7 +190,7 @@ export function unitPath(p: Paths, cfg: ExperimentConfig, u: TheoryUnit): string
  * start the longest units first. Sample-steps times the machines evaluated per step.
  */
 export function unitWeight(cfg: ExperimentConfig, u: TheoryUnit): number {
-  const cost = (m: MachineName): number => ({ local: 3, equivariant: 3, ideal: 8, attention: 6, top1Optimal: 3, trivial: 1, gaussianPixel: 1, gaussianFull: 2 })[m];
+  const cost = (m: MachineName): number => ({ local: 3, equivariant: 3, ideal: 8, attention: 6, top1Optimal: 3, pair: 5, pairTop1: 10, trivial: 1, gaussianPixel: 1, gaussianShared: 2, gaussianFull: 2 })[m];
   const sampler = 3, network = 8;
   const T = cfg.diffusionSteps;
   switch (u.kind) {
@@ -201,7 +259,8 @@ export function readUnit(p: Paths, cfg: ExperimentConfig, u: TheoryUnit, weights
   return { result: f.result, seconds: f.seconds };
 }
 
-function drawData(cfg: ExperimentConfig, p: Paths, dataSeed: number) {
+/** Training tokens [N, 4, 12] and image keys of dataset draw `dataSeed`. */
+export function drawData(cfg: ExperimentConfig, p: Paths, dataSeed: number): { tokens: Float32Array; keys: Set<string> } {
   const ds = loadOrCreateDataset(p.dataDir, { size: cfg.datasetSize, seed: dataSeed });
   return { tokens: imagesToTokens(datasetImages(ds)), keys: datasetImageKeys(ds) };
 }
@@ -212,31 +271,28 @@ const settings = (u: { predictors: MachineName[]; options: Required<MachineOptio
 /** Compute `u` (no cache). */
 export function computeUnit<K extends UnitKind>(cfg: ExperimentConfig, p: Paths, u: Extract<TheoryUnit, { kind: K }>, onProgress?: OnProgress): UnitResults[K];
 export function computeUnit(cfg: ExperimentConfig, p: Paths, u: TheoryUnit, onProgress?: OnProgress): UnitResults[UnitKind] {
-  const s = makeSchedule({ steps: cfg.diffusionSteps, betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
+  const s = scheduleOf(cfg);
   const every = (note: string) => (d: number, t: number) => { if (d % 50 === 0 || d === t) onProgress?.(d, t, note); };
   switch (u.kind) {
     case "machine-run": {
       const { tokens, keys } = drawData(cfg, p, u.dataSeed);
-      const m = makeMachine(u.machine, tokens, s, { ...MACHINE_DEFAULTS, ...u.options });
-      return machineRun(cfg, m, s, keys, u.run, every(`machine:${u.machine} run ${u.run}`));
+      const m = kernelMachine(u.machine, tokens, s, { ...MACHINE_DEFAULTS, ...u.options });
+      return machineRun(cfg, m, keys, u.run, every(`machine:${u.machine} run ${u.run}`));
     }
     case "machine-finals":
-      return { finals: machineFinals(cfg, p, u.dataSeed, u.machine, u.options, u.n, every(`machine:${u.machine} final images`)) };
+      return { finals: machineFinals(cfg, drawData(cfg, p, u.dataSeed).tokens, u.machine, u.options, u.n, every(`machine:${u.machine} final images`)) };
     case "draw-forward":
-      return drawForwardWork(cfg, p, u.dataSeed, settings(u), (d, t, note) => every(note)(d, t));
+      return drawForward(cfg, drawData(cfg, p, u.dataSeed).tokens, u.dataSeed, settings(u), every(`draw ${u.dataSeed}: predictors on the forward process`));
     case "network-compare": {
       const net = loadTrainedNetwork(cfg, p, u.variant, u.seed, u.weights);
-      try {
-        const { tokens } = drawData(cfg, p, net.dataSeed);
-        const machines = u.machines.map((n) => makeMachine(n, tokens, s, u.options));
-        const c = compareNetwork({ model: net.model, machines, tokens, schedule: s, rng: sampleRng(cfg, 0), n: u.n, onStep: every(`compare ${u.variant} seed ${u.seed}`) });
-        return { ...c, dataSeed: net.dataSeed, checkpoint: path.relative(p.outDir, net.file) };
-      } finally {
-        net.dispose();
-      }
+      const { tokens } = drawData(cfg, p, net.dataSeed);
+      const machines = u.machines.map((n) => kernelMachine(n, tokens, s, u.options));
+      const c = compareNetwork({ model: net.eps, machines, tokens, schedule: s, rng: sampleRng(cfg, 0), n: u.n, form: cfg.sampler, onStep: every(`compare ${u.variant} seed ${u.seed}`) });
+      return { ...c, dataSeed: net.dataSeed, checkpoint: net.checkpoint };
     }
     case "network-bands": {
-      const w = modelNetworkWork(cfg, p, { variant: u.variant, seed: u.seed }, settings(u, u.weights), (d, t, note) => every(note)(d, t));
+      const net = loadTrainedNetwork(cfg, p, u.variant, u.seed, u.weights);
+      const w = networkBands(cfg, net, drawData(cfg, p, net.dataSeed).tokens, settings(u, u.weights), (d, t, note) => every(note)(d, t));
       return { ...w, finals: Float32Array.from(w.finals) };
     }
     case "derivations":

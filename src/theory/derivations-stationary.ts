@@ -1,6 +1,6 @@
 /**
  * Checks of the full-attention stationary condition: Eq. 26, the cancellation claimed after it,
- * and Eq. 27 (= Eq. 4), on an exact finite toy problem (see toyDistribution.ts). References:
+ * and Eq. 27 (= Eq. 4), on an exact finite toy problem (see toy-distribution.ts). References:
  * tfjs autodiff (float32, per path of g) and float64 central differences of the loss.
  *
  * Reading of the printed expressions. Eq. 26-27 place d-vectors (alpha_xy [g_y - mu_x],
@@ -10,9 +10,9 @@
  * every reading linear in v, the query term is 0 because sum_y alpha_xy (g_y - mu_x) = 0.
  */
 import { Rng } from "../rng";
-import { CheckResult, addAll, makeCheck, norm, relErr } from "./derivationsCheck";
-import { autodiffTerms, fdGradient, gradientTerms, toyLoss } from "./toyAttentionLoss";
-import { ToyProblem, correlatedDistribution, randomScores, randomTable } from "./toyDistribution";
+import { addAll, CheckResult, claimOf, CORRECTION, IDENTITY, makeCheck, norm, relErr } from "./derivations-check";
+import { autodiffTerms, fdGradient, gradientTerms, toyLoss } from "./toy-attention-loss";
+import { ToyProblem, correlatedDistribution, randomScores, randomTable } from "./toy-distribution";
 
 /** Toy problem settings for the Eq. 26-27 checks. */
 export interface StationaryCheckOptions {
@@ -88,23 +88,23 @@ export function checkEq26(options: Partial<StationaryCheckOptions> = {}): CheckR
     queryTermRelErr: relErr(q, ad.query), keyTermRelErr: relErr(k, ad.key),
   });
   return [
-    makeCheck("eq26-cancelled-vector-is-zero", "Eq. 26 (cancellation)",
+    makeCheck(IDENTITY, "eq26-cancelled-vector-is-zero", "Eq. 26 (cancellation)",
       "sum_y alpha_xy (g_y - mu_x) = 0 as a vector, for every image and x; max norm (float64)",
       maxCancelledVector(problem, g, o.scale), 1e-12, setting),
-    makeCheck("eq26-query-term-vanishes", "Eq. 26 (cancellation)",
+    makeCheck(claimOf("cancel"), "eq26-query-term-vanishes", "Eq. 26 (cancellation)",
       "the query path ('chain rule wrt g(phi_x) in alpha_xy') contributes 0 to dL/dg; ||autodiff query term|| / ||full autodiff gradient||",
       norm(ad.query) / norm(ad.full), 1e-4,
       { ...setting, correctQueryTerm: "2 sum_x E[sum_y alpha_xy (r_x . g_y)(g_y - mu_x) delta(phi_x - Phi)]", correctQueryRelErr: relErr(t.queryCorrect, ad.query) }),
-    makeCheck("eq26-printed-vs-autodiff", "Eq. 26",
+    makeCheck(claimOf("eq26"), "eq26-printed-vs-autodiff", "Eq. 26",
       "printed Eq. 26 (vectors element-wise on r_x) equals dL/dg from tfjs autodiff; relative L2 error",
       relErr(printed26, ad.full), 1e-4, { ...setting, ...perTerm(t.queryPrinted, t.keyPrinted) }),
-    makeCheck("eq26-corrected-vs-autodiff", "Eq. 26 (corrected)",
+    makeCheck(CORRECTION, "eq26-corrected-vs-autodiff", "Eq. 26 (corrected)",
       "corrected Eq. 26 (query term alpha_xy (r.(g_y - mu_x)) g_y, key term alpha_xy (r.(g_y - mu_x)) g_x) equals tfjs autodiff; relative L2 error",
       relErr(corrected, ad.full), 1e-4, { ...setting, ...perTerm(t.queryCorrect, t.keyCorrect) }),
-    makeCheck("eq26-corrected-vs-finite-differences", "Eq. 26 (corrected)",
+    makeCheck(CORRECTION, "eq26-corrected-vs-finite-differences", "Eq. 26 (corrected)",
       "corrected Eq. 26 equals float64 central differences of L (h = 1e-5); relative L2 error",
       relErr(corrected, fd), 1e-7, setting),
-    makeCheck("eq27-vs-autodiff", "Eq. 27 (= Eq. 4)",
+    makeCheck(claimOf("eq27"), "eq27-vs-autodiff", "Eq. 27 (= Eq. 4)",
       "Eq. 27 read as 2 sum_x E[r_x delta_x + sum_y alpha_xy (r_x + (g_x - mu_x) * r_x) delta_y] equals tfjs autodiff; relative L2 error",
       relErr(eq27, ad.full), 1e-4, { ...setting, literalReadingRelErr: relErr(eq27Literal, ad.full) }),
   ];
@@ -136,7 +136,7 @@ export function checkEq27Stationary(options: Partial<StationaryCheckOptions> = {
   const t = gradientTerms(problem, gStar, o.scale);
   const trueGrad = addAll(t.direct, t.queryCorrect, t.keyCorrect, t.value);
   const eq27 = addAll(t.direct, t.value, t.keyPrinted);
-  return makeCheck("eq27-zero-at-minimiser", "Eq. 27 (= Eq. 4) as stationary condition",
+  return makeCheck(claimOf("eq27"), "eq27-zero-at-minimiser", "Eq. 27 (= Eq. 4) as stationary condition",
     "Eq. 27 vanishes at a minimiser g* of L; ||Eq. 27(g*)|| / ||term 1 of Eq. 26 at g*|| (float64)",
     norm(eq27) / norm(t.direct), 1e-6, {
       trueGradientAtMinimiser: norm(trueGrad) / norm(t.direct),

@@ -1,6 +1,6 @@
 /**
- * The shapes of a many-model study's numbers, shared by the estimators (nested.ts, prediction.ts,
- * share-bounds.ts, draw-means.ts) without their importing each other in a circle.
+ * The types shared by the nested statistics (nested.ts) and the pieces built on them (prediction.ts,
+ * share-bounds.ts, draw-means.ts), in their own module so that none of those imports nested.ts back.
  */
 
 /** One model's runs: its dataset draw, training seed and one value per sampling run. */

@@ -11,7 +11,7 @@
  * and delta(phi_x - Phi) is the indicator [phi_x == Phi].
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { ToyProblem } from "./toyDistribution";
+import { ToyProblem } from "./toy-distribution";
 
 /** dL/dg as flat [K, d] arrays, one per term of Eq. 26 (each includes the factor 2 and pi). */
 export interface GradientTerms {

@@ -4,17 +4,27 @@
  * (autodiff, finite differences or an exact solve) and reports `holds` honestly: an expression
  * that is wrong on paper gives `holds: false` and the size of the discrepancy.
  */
+import type { ClaimKey } from "./claim-list";
 
 /**
- * What a check is evidence of (src/theory/claims.ts assigns it by name):
- *  - "claim":      a statement of the paper, checked where its assumptions hold; counted per claim;
- *  - "identity":   true by algebra or by construction (e.g. at any minimiser): checks the machinery;
+ * What a check is evidence of (set where the check is made, `makeCheck`'s label):
+ *  - "claim":      a statement of the paper as printed, checked where its assumptions hold;
+ *  - "reading":    a statement of the paper under a stated reading other than the literal one (the
+ *                  paper does not commit to it); counted apart from "as printed";
+ *  - "identity":   true by algebra or by construction (e.g. at any minimiser): checks the machinery,
+ *                  cannot fail unless the code is wrong;
  *  - "control":    a case with a known answer, or an assumption deliberately broken;
  *  - "correction": our corrected expression, not a statement of the paper;
- *  - "reading":    another reading of a printed expression, which the paper does not commit to.
- * Only claims are counted as the paper's results holding or failing.
+ *  - "finding":    a result of ours beyond the paper's statements, checked on a toy.
+ * Only claims and readings are counted as the paper's results holding or failing (claims.ts).
  */
-export type CheckRole = "claim" | "identity" | "control" | "correction" | "reading";
+export type CheckRole = "claim" | "reading" | "identity" | "control" | "correction" | "finding";
+
+/** A check's role; a claim or reading names the distinct claim (claims.ts CLAIMS) and a reading states itself. */
+export type CheckLabel =
+  | { role: "claim"; claim: ClaimKey }
+  | { role: "reading"; claim: ClaimKey; reading: string }
+  | { role: "identity" | "control" | "correction" | "finding" };
 
 /** One numeric check of one equation of Finn et al. (2025). */
 export interface CheckResult {
@@ -32,14 +42,17 @@ export interface CheckResult {
   tolerance: number;
   /** Extra numbers: per-term residuals, norms, settings. */
   details?: Record<string, number | string | boolean | number[]>;
-  /** Set by `labelChecks` (claims.ts). */
-  role?: CheckRole;
-  /** The distinct claim of the paper this check bears on (role "claim" only). */
-  claimKey?: string;
+  /** What the check is evidence of (see CheckRole). */
+  role: CheckRole;
+  /** The distinct claim of the paper this check bears on (roles "claim" and "reading"). */
+  claimKey?: ClaimKey;
+  /** The reading under which a "reading" check reads the claim. */
+  reading?: string;
 }
 
-/** Build a CheckResult; `holds` is derived from residual and tolerance, never set by hand. */
+/** Build a CheckResult; `holds` is derived from residual and tolerance, never set by hand; the role comes with the check. */
 export function makeCheck(
+  label: CheckLabel,
   name: string,
   equation: string,
   claim: string,
@@ -48,8 +61,19 @@ export function makeCheck(
   details?: CheckResult["details"],
 ): CheckResult {
   if (!Number.isFinite(residual)) throw new Error(`check ${name}: residual is ${residual}`);
-  return { name, equation, claim, holds: residual <= tolerance, residual, tolerance, details };
+  const r: CheckResult = { name, equation, claim, holds: residual <= tolerance, residual, tolerance, details, role: label.role };
+  if (label.role === "claim" || label.role === "reading") r.claimKey = label.claim;
+  if (label.role === "reading") r.reading = label.reading;
+  return r;
 }
+
+/** Labels, for brevity at the call sites. */
+export const IDENTITY: CheckLabel = { role: "identity" };
+export const CONTROL: CheckLabel = { role: "control" };
+export const CORRECTION: CheckLabel = { role: "correction" };
+export const FINDING: CheckLabel = { role: "finding" };
+export const claimOf = (claim: ClaimKey): CheckLabel => ({ role: "claim", claim });
+export const readingOf = (claim: ClaimKey, reading: string): CheckLabel => ({ role: "reading", claim, reading });
 
 type Vec = ArrayLike<number>;
 

@@ -1,7 +1,7 @@
 /**
  * Top-1 attention on a continuous toy where every assumption of Section 2.2 / Appendix A.2 holds
  * exactly, so that each printed line of Eq. 28-32 (and Eq. 8 = Eq. 32) can be compared with a
- * numerical value, including the score identity of Eq. 31 that the finite toys of toyTop1.ts cannot
+ * numerical value, including the score identity of Eq. 31 that the finite toys of toy-top1.ts cannot
  * check (their targets are not true scores).
  *
  * The toy. P patch positions x; each patch phi_x is one real number (a 1-D patch, so grad_{Phi(0)}
@@ -19,7 +19,7 @@
  * which is quadratic in g, so its minimiser solves the normal equations exactly (float64). Nothing
  * of the derivation is used to build or solve them.
  */
-import { solveLinear } from "./toyTop1";
+import { solveLinear } from "./toy-top1";
 
 /** A 1-D Gaussian mixture sum_k weights_k N(means_k, stds_k^2); weights sum to 1. */
 export interface Mixture1D {

@@ -1,13 +1,25 @@
 /**
- * Markdown tables and plotly figures of `runDiscrimination` results (theory-discrimination.json):
- * banded r^2 against each network with baselines beside the machines, machine vs machine, median
- * same-noise Pearson r with paired bootstrap intervals, and the sweep of the Eq. 8 machine.
+ * Markdown tables and plotly figures of the discrimination part of theory.json: banded r^2 against
+ * each network with baselines beside the machines, machine vs machine, median same-noise Pearson r,
+ * differences between predictors with their 95 % intervals over models (t over draw means), and the
+ * sweep of the Eq. 8 machine.
  */
 import { PlotlyFigure } from "../plot/plotly";
-import type { DiscriminationResults, VariantSummary } from "./discriminate";
+import type { DiscriminationResults, OverModels, VariantSummary } from "./discriminate";
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
-const pm = (v: { mean: number; sd: number }, n: number) => (n > 1 ? `${f3(v.mean)} ± ${f3(v.sd)}` : f3(v.mean));
+const pm = (v: OverModels, n: number) => (n > 1 ? `${f3(v.mean)} ± ${f3(v.sd)}` : f3(v.mean));
+/** mean [95 % interval] (bold when it excludes 0, `zero`: whether 0 is the value to exclude). */
+const withInterval = (v: OverModels, zero = true) => {
+  if (!v.ci95) return f3(v.mean);
+  const sig = zero && (v.ci95[0] > 0 || v.ci95[1] < 0) ? "**" : "";
+  return `${sig}${f3(v.mean)} [${f3(v.ci95[0])}, ${f3(v.ci95[1])}]${sig}`;
+};
+/** How a variant's intervals were made. */
+const overText = (v: VariantSummary) => {
+  const o = Object.values(v.pearsonMedian)[0];
+  return o?.over === "draw means" ? `${o.models} models, t over ${o.draws} draw means` : o?.over === "models (one draw)" ? `${o.models} models of one draw, t over models` : "1 model, no interval";
+};
 const bandName = (b: { lo: number; hi: number }) => `t ${b.lo}-${b.hi - 1}`;
 
 /** Banded r^2 of every predictor against one variant's networks (mean ± sd over its trained models). */
@@ -36,28 +48,26 @@ export function pairwiseTable(r: DiscriminationResults, ref: string): string {
   ].join("\n");
 }
 
-/** Median same-noise Pearson r of every predictor's final images with each variant's (mean ± sd over models). */
+/** Median same-noise Pearson r of every predictor's final images with each variant's: mean over models [95 % interval over models]. */
 export function pearsonTable(r: DiscriminationResults): string {
   const head = `| predictor | ${r.variants.map((v) => `${v.variant} (${v.seeds.length})`).join(" | ")} |`;
-  const rows = r.predictors.map((p) => `| ${p.name} | ${r.variants.map((v) => pm(v.pearsonMedian[p.name], v.seeds.length)).join(" | ")} |`);
-  return [head, `| --- | ${r.variants.map(() => "---").join(" | ")} |`, ...rows].join("\n");
+  const rows = r.predictors.map((p) => `| ${p.name} | ${r.variants.map((v) => withInterval(v.pearsonMedian[p.name], false)).join(" | ")} |`);
+  return [head, `| --- | ${r.variants.map(() => "---").join(" | ")} |`, ...rows, "", `Intervals: ${r.variants.map((v) => `${v.variant}: ${overText(v)}`).join("; ")}.`].join("\n");
 }
 
-/** Paired bootstrap intervals of median Pearson differences for `pairs` (pooled over each variant's models). */
+/** Differences in median Pearson r (per model, A minus B): mean over models [95 % interval over models; bold when it excludes 0]. */
 export function differencesTable(r: DiscriminationResults, pairs: readonly (readonly [string, string])[]): string {
   const head = `| difference in median Pearson r | ${r.variants.map((v) => `${v.variant} (${v.seeds.length})`).join(" | ")} |`;
   const rows = pairs.map(([a, b]) => {
     const cells = r.variants.map((v) => {
       const d = v.differences.find((x) => (x.a === a && x.b === b) || (x.a === b && x.b === a));
       if (!d) return "-";
-      const s = d.a === a ? 1 : -1;
-      const [lo, hi] = s > 0 ? [d.interval.lo, d.interval.hi] : [-d.interval.hi, -d.interval.lo];
-      const sig = lo > 0 || hi < 0 ? "**" : "";
-      return `${sig}${f3(s * d.interval.estimate)} [${f3(lo)}, ${f3(hi)}]${sig}`;
+      const i = d.interval;
+      return withInterval(d.a === a ? i : { ...i, mean: -i.mean, ci95: i.ci95 ? [-i.ci95[1], -i.ci95[0]] : null });
     });
     return `| ${a} - ${b} | ${cells.join(" | ")} |`;
   });
-  return [head, `| --- | ${r.variants.map(() => "---").join(" | ")} |`, ...rows].join("\n");
+  return [head, `| --- | ${r.variants.map(() => "---").join(" | ")} |`, ...rows, "", `Intervals: ${r.variants.map((v) => `${v.variant}: ${overText(v)}`).join("; ")}.`].join("\n");
 }
 
 /** The Eq. 8 machine's free choices: functional consistency and median Pearson r vs each variant (mean over its models). */
@@ -76,10 +86,10 @@ export function sweepTable(r: DiscriminationResults): string {
   return [head, `| --- | --- | --- | ${variants.map(() => "---").join(" | ")} |`, ...rows, "", `(${r.sweep[0].samples} samples per setting)`].join("\n");
 }
 
-/** The pairs reported by default: each theory machine against ELS, and ELS against the best linear baseline. */
+/** The pairs reported by default: each theory machine against ELS, and ELS against the Gaussian baselines. */
 export const REPORT_PAIRS: readonly (readonly [string, string])[] = [
-  ["attention", "equivariant"], ["top1Optimal", "equivariant"], ["local", "equivariant"], ["ideal", "equivariant"],
-  ["equivariant", "gaussianFull"], ["attention", "gaussianFull"], ["attention", "top1Optimal"],
+  ["pair", "equivariant"], ["pairTop1", "equivariant"], ["attention", "equivariant"], ["pair", "attention"], ["local", "equivariant"], ["ideal", "equivariant"],
+  ["equivariant", "gaussianShared"], ["equivariant", "gaussianFull"], ["gaussianShared", "gaussianFull"],
 ];
 
 /** Everything above as one markdown report. */
@@ -91,7 +101,7 @@ export function discriminationMarkdown(r: DiscriminationResults): string {
     pairwiseTable(r, r.draws[0].forward.pairwise.equivariant ? "equivariant" : Object.keys(r.draws[0].forward.pairwise)[0]),
     "### Median Pearson r of final images from the same noise",
     pearsonTable(r),
-    "### Paired bootstrap (95 %) of differences in median Pearson r (models, then noise seeds, resampled)",
+    "### Differences in median Pearson r (per model), mean over models with its 95 % interval",
     differencesTable(r, REPORT_PAIRS.filter(([a, b]) => r.predictors.some((p) => p.name === a) && r.predictors.some((p) => p.name === b))),
   ];
   if (r.sweep) parts.push("### Eq. 8 machine: free choices swept", sweepTable(r));
@@ -100,7 +110,7 @@ export function discriminationMarkdown(r: DiscriminationResults): string {
 
 const COLOURS: Record<string, string> = {
   local: "#1f77b4", equivariant: "#2ca02c", ideal: "#7f7f7f", attention: "#d62728", top1Optimal: "#ff7f0e",
-  trivial: "#bcbd22", gaussianPixel: "#17becf", gaussianFull: "#8c564b",
+  pair: "#9467bd", pairTop1: "#e377c2", trivial: "#bcbd22", gaussianPixel: "#17becf", gaussianShared: "#aec7e8", gaussianFull: "#8c564b",
 };
 
 /** Grouped bars: r^2 vs one variant's networks per band, one bar per predictor (error bars: sd over models). */

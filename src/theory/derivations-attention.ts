@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../rng";
-import { CheckResult, dotAt, makeCheck, norm, normals, relErr, softmax64 } from "./derivationsCheck";
+import { CheckResult, claimOf, CORRECTION, dotAt, makeCheck, norm, normals, readingOf, relErr, softmax64 } from "./derivations-check";
 
 /** Options shared by the attention checks: n tokens (patches) of dimension d. */
 export interface AttentionCheckOptions {
@@ -67,14 +67,14 @@ export function checkEq1VsEq2(options: Partial<AttentionCheckOptions> = {}): Che
   const attn1 = eq1rescaled.out.map((v, i) => v - Xs[i]);
   const attn2 = eq2printed.out.map((v, i) => c * (v - X[i]));
   return [
-    makeCheck("eq1-vs-eq2-scale1", "Eq. 1, Eq. 2",
+    makeCheck(CORRECTION, "eq1-vs-eq2-scale1", "Eq. 1, Eq. 2",
       "Eq. 1 (float64 loops) equals X + softmax(X X^T) X (Eq. 2 with softmax scale 1, tfjs float32); relative L2 error",
       relErr(eq2scale1.out, eq1.out), tol, { n, d }),
-    makeCheck("eq1-vs-eq2-printed-scale", "Eq. 1, Eq. 2",
+    makeCheck(claimOf("eq1eq2"), "eq1-vs-eq2-printed-scale", "Eq. 1, Eq. 2",
       "Eq. 1 equals X + softmax(X X^T / sqrt(d)) X (Eq. 2 as printed); relative L2 error of the outputs",
       relErr(eq2printed.out, eq1.out), tol,
       { n, d, alphaRelErr: relErr(eq2printed.alpha, eq1.alpha), maxAbsAlphaDiff: maxAbsDiff(eq2printed.alpha, eq1.alpha) }),
-    makeCheck("eq1-rescaled-vs-eq2-printed", "Eq. 1, Eq. 2",
+    makeCheck(CORRECTION, "eq1-rescaled-vs-eq2-printed", "Eq. 1, Eq. 2",
       "softmax weights of Eq. 1 on d^(-1/4) X equal those of Eq. 2 (as printed) on X; relative L2 error of alpha",
       relErr(eq2printed.alpha, eq1rescaled.alpha), tol,
       { n, d, valueScale: c, attentionOutputRelErr: relErr(attn2, attn1) }),
@@ -168,15 +168,15 @@ export function checkEq25(options: Partial<AttentionCheckOptions> = {}): CheckRe
     return a[y] * (1 - a[y]) * q[i % d];
   });
   return [
-    makeCheck("eq25-vs-tfgrad", "Eq. 25", "grad wrt the query of alpha_xy = alpha_xy (g_y - mu_x), keys fixed, vs tf.grad (float32); relative L2 error of the [n, d] Jacobian",
+    makeCheck(claimOf("eq25"), "eq25-vs-tfgrad", "Eq. 25", "grad wrt the query of alpha_xy = alpha_xy (g_y - mu_x), keys fixed, vs tf.grad (float32); relative L2 error of the [n, d] Jacobian",
       relErr(eq25, tfJac), 1e-4, { n, d }),
-    makeCheck("eq25-vs-finite-differences", "Eq. 25", "same Jacobian vs float64 central differences (h = 1e-6); relative L2 error",
+    makeCheck(claimOf("eq25"), "eq25-vs-finite-differences", "Eq. 25", "same Jacobian vs float64 central differences (h = 1e-6); relative L2 error",
       relErr(eq25, fdQuery), 1e-7, { n, d }),
-    makeCheck("eq25-vs-total-derivative", "Eq. 23-25",
+    makeCheck(readingOf("eq25", "as the total derivative, the query being also a key"), "eq25-vs-total-derivative", "Eq. 23-25",
       "Eq. 25 alone equals the total derivative d alpha_xy / d g_x when g_x is also the key at y = x (float64 central differences); relative L2 error",
       relErr(eq25, fdTotal), 1e-7,
       { eq24WithCorrectKeyPartialRelErr: relErr(eq25.map((v, i) => v + keyPart[i]), fdTotal), missingKeyPartNorm: norm(keyPart) }),
-    makeCheck("eq26-key-factor-vs-key-gradient", "Eq. 24, Eq. 26",
+    makeCheck(claimOf("eq26"), "eq26-key-factor-vs-key-gradient", "Eq. 24, Eq. 26",
       "the factor printed in Eq. 26 for 'chain rule wrt g(phi_y) in alpha_xy', alpha_xy (g_x - mu_x), equals grad_{g_y} alpha_xy (keys y != x, float64 central differences); relative L2 error",
       relErr(printedKey, fdKey), 1e-7, { correctKeyFormula: "alpha_xy (1 - alpha_xy) g_x", correctKeyRelErr: relErr(correctKey, fdKey) }),
   ];

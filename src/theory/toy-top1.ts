@@ -6,7 +6,7 @@
  * so its minimiser solves the normal equations exactly (float64 Gaussian elimination).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { PatchDistribution } from "./toyDistribution";
+import { PatchDistribution } from "./toy-distribution";
 
 /** A top-1 toy problem: distribution, scores [P, d] per image, and y*(x) per image. */
 export interface Top1Problem {
