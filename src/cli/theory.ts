@@ -106,10 +106,6 @@ export async function theoryMain(env: NodeJS.ProcessEnv = process.env, defaultPa
   const request = requestFromEnv(cfg, env, defaultParts);
   // Every model a part needs, checked before any work (a missing one writes nothing, not even a dataset).
   const paths = { outDir, dataDir };
-  if (request.discrimination) {
-    const gone = missingModels(cfg, paths, request.discrimination.checkpoints);
-    if (gone.length > 0) throw new Error(`${gone.length} of ${request.discrimination.checkpoints.length} model(s) are not trained in ${outDir}:\n  ${gone.join("\n  ")}${configHint(outDir, cfg)}`);
-  }
   const th = request.theory;
   if (th && th.missing !== "train") {
     const wanted = th.variants.map((variant) => ({ variant, seed: th.seed }));
@@ -117,6 +113,10 @@ export async function theoryMain(env: NodeJS.ProcessEnv = process.env, defaultPa
     if (gone.length === wanted.length || (th.missing === "error" && gone.length > 0)) {
       throw new Error(`no trained model to compare in ${outDir}:\n  ${gone.join("\n  ")}${configHint(outDir, cfg)}\n(MISSING=train trains them; MISSING=skip skips the missing ones when others exist)`);
     }
+  }
+  if (request.discrimination) {
+    const gone = missingModels(cfg, paths, request.discrimination.checkpoints);
+    if (gone.length > 0) throw new Error(`${gone.length} of ${request.discrimination.checkpoints.length} model(s) are not trained in ${outDir}:\n  ${gone.join("\n  ")}${configHint(outDir, cfg)}`);
   }
   const command = `${Object.entries(env).filter(([k]) => ["PROFILE", "OVERRIDES", "OUT_DIR", "DATA_DIR", "OUT_FILE", "PARTS", "VARIANTS", "COMPARE_SAMPLES", "SEED", "DRAWS", "MISSING", "SEEDS", "CHECKPOINTS", "SWEEP", "SWEEP_RUNS"].includes(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(" ")} ${process.argv.slice(1).map((a) => path.relative(process.cwd(), a)).join(" ")}`;
   const { results: r, seconds, computed, reused } = await computeTheory({
