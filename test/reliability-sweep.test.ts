@@ -156,6 +156,16 @@ describe("a finished sweep is loaded only when every cell is what sweep.json say
     expect(() => loadSweep(to)).toThrow(/results.json is of another study than sweep.json records \(variants: \["cnn"\] vs \["cnn","top1"\]\)/);
   });
 
+  it("a cell's results.json with a run removed (or listed twice): refused", () => {
+    const to = copy();
+    const file = path.join(to, "cells", "top1Sampling-gumbel-hard", "results.json");
+    const r = JSON.parse(fs.readFileSync(file, "utf8"));
+    fs.writeFileSync(file, JSON.stringify({ ...r, runs: r.runs.slice(1) }));
+    expect(() => loadSweep(to)).toThrow(/cell top1Sampling-gumbel-hard's results.json does not hold the cell's sampling runs \(missing cnn seed 0 run 0 ema\)/);
+    fs.writeFileSync(file, JSON.stringify({ ...r, runs: [...r.runs.slice(1), r.runs[1]] }));
+    expect(() => loadSweep(to)).toThrow(/missing cnn seed 0 run 0 ema; a run listed twice/);
+  });
+
   it("sweep.json whose cell values contradict the cell's config: refused", () => {
     const to = copy();
     const file = path.join(to, "sweep.json");
@@ -200,4 +210,24 @@ describe("a variant file that the generated list does not hold", () => {
     expect(unlistedVariantHint("eta", dir)).toBe("");
     expect(unlistedVariantHint("index")).toBe("");
   });
+});
+
+describe("the code stamp of a run is the code it loaded", () => {
+  it("src/ edited after the library loaded, before its first worker starts (a notebook kernel open for hours): the workers refuse", () => {
+    const t = fs.mkdtempSync(path.join(os.tmpdir(), "stamp-load-"));
+    fs.cpSync(path.join(ROOT, "src"), path.join(t, "src"), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, "tsconfig.json"), path.join(t, "tsconfig.json"));
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(t, "node_modules"));
+    fs.writeFileSync(path.join(t, "exec.js"), 'exports.X = { module: __filename, name: "X", execute: (n) => 2 * n };\n');
+    const script = `
+      const fs = require("fs");
+      const t = ${JSON.stringify(t)};
+      require(t + "/node_modules/ts-node").register({ transpileOnly: true, project: t + "/tsconfig.json" });
+      const { runTasks } = require(t + "/src/experiment/pool.ts");
+      fs.appendFileSync(t + "/src/version.ts", "\\n// edited while the run had the library loaded\\n");
+      runTasks([1, 2], { executor: require(t + "/exec.js").X, context: {}, workers: 2 })
+        .then((r) => console.log("ran " + r.join(",")), (e) => console.log("refused: " + e.message.split("\\n")[0]));`;
+    const r = spawnSync(process.execPath, ["-e", script], { cwd: t, encoding: "utf8", timeout: 300_000, env: { ...process.env, POOL_TEST_STAMP: "" } });
+    expect(r.stdout, r.stderr).toMatch(/refused: .*the library's code changed since this run started/);
+  }, 300_000);
 });

@@ -62,6 +62,14 @@ export function loadSweep(dir: string): LoadedSweep {
     const design = { variants: s.variants, seeds: plan.seeds, runs: plan.runs };
     const other = (Object.keys(design) as (keyof typeof design)[]).filter((k) => JSON.stringify(meta[k]) !== JSON.stringify(design[k]));
     if (other.length > 0) throw new Error(`sweep ${dir}: cell ${c.name}'s results.json is of another study than sweep.json records (${other.map((k) => `${k}: ${JSON.stringify(meta[k])} vs ${JSON.stringify(design[k])}`).join("; ")})`);
+    const key = (r: { variant: string; seed: number; run: number; weights: string }) => `${r.variant} seed ${r.seed} run ${r.run} ${r.weights}`;
+    const want = new Set(plan.sampleTasks.map(key));
+    const have = new Set(results.runs.map(key));
+    const missing = [...want].filter((k) => !have.has(k));
+    const extra = [...have].filter((k) => !want.has(k));
+    if (missing.length > 0 || extra.length > 0 || have.size !== results.runs.length) {
+      throw new Error(`sweep ${dir}: cell ${c.name}'s results.json does not hold the cell's sampling runs (${[missing.length > 0 ? `missing ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ", ..." : ""}` : "", extra.length > 0 ? `not of the cell: ${extra.slice(0, 3).join(", ")}` : "", have.size !== results.runs.length ? "a run listed twice" : ""].filter(Boolean).join("; ")})`);
+    }
     const foreign = results.runs.find((r) => r.samplingHash !== samplingHash(results.config, r.dataSeed, r.variant));
     if (foreign) throw new Error(`sweep ${dir}: cell ${c.name}'s results.json holds run ${foreign.run} of ${foreign.variant} (draw ${foreign.dataSeed}, seed ${foreign.seed}) sampled under another config than the cell's (sampling hash ${foreign.samplingHash}, the cell's ${samplingHash(results.config, foreign.dataSeed, foreign.variant)})`);
     return { name: c.name, values: c.values, results };
