@@ -25,6 +25,7 @@ import { unlistedVariantHint } from "../src/model/variant-registry";
 import { gridCells, MAX_SWEEP_CELLS, parseAxis } from "../src/sweep/grid";
 import { loadOrRunSweep, loadSweep } from "../src/sweep/load";
 import { runSweep } from "../src/sweep/run";
+import { sweepTableLines } from "../scripts/sweep-table";
 
 const ROOT = path.resolve(__dirname, "..");
 const tiny = (o: Record<string, unknown> = {}) =>
@@ -181,6 +182,15 @@ describe("a finished sweep is loaded only when every cell is what sweep.json say
     expect(r.source).toBe("loaded");
     expect(r.sweep.axes).toEqual(axes);
     expect(lines.join("\n")).toMatch(/shown as it is: variants cnn, top1; top1Sampling = argmax, gumbel-hard/);
+  });
+
+  it("sweep-table: a cell off the reference without a paired difference (one shared draw) is not labelled the reference", () => {
+    const s = loadSweep(dir);
+    const oneDraw = { ...s, cells: s.cells.map((c) => ({ ...c, results: { ...c.results, runs: c.results.runs.filter((r) => r.dataSeed === c.results.runs[0].dataSeed) } })) };
+    const rows = sweepTableLines(oneDraw).filter((l) => / gumbel-hard /.test(l));
+    expect(rows.length).toBe(2);
+    for (const r of rows) expect(r).toMatch(/\| - \(no paired difference: fewer than 2 shared dataset draws\) \|$/);
+    expect(sweepTableLines(s).filter((l) => / gumbel-hard /.test(l)).every((l) => /\| -?\d+\.\d \[.*, 2\] \|$/.test(l))).toBe(true);
   });
 
   it("publish-sweep under a name published before with other cells: only this sweep's cells and figures remain", () => {
