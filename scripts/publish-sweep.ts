@@ -47,9 +47,21 @@ async function main(args: string[]): Promise<void> {
   for (const c of sweep.cells) for (const f of ["results.json", "config.json", "table1.csv", "table1.md"]) copy(path.join("cells", c.name, f));
   for (const l of logs) writeFileAtomic(path.join(dest, path.basename(l)), withoutProgressLines(fs.readFileSync(l, "utf8")));
   const figures = sweep.axes.length > 0 ? await writeSweepFigures(dest, sweep, sweep.axes, sweep.profile) : [];
+  // what an earlier publication under this name left that this sweep does not have (cells of another
+  // grid, figures of a key no longer swept) would otherwise be published beside it
+  const stale = [
+    ...listDir(path.join(dest, "cells")).filter((c) => !sweep.cells.some((x) => x.name === c)).map((c) => path.join(dest, "cells", c)),
+    ...listDir(path.join(dest, "figures")).filter((f) => /^sweep-/.test(f) && !figures.some((g) => path.basename(g) === f)).map((f) => path.join(dest, "figures", f)),
+  ];
+  for (const f of stale) fs.rmSync(f, { recursive: true, force: true });
+  if (stale.length > 0) console.log(`removed ${stale.length} file(s) or folder(s) of an earlier publication under this name: ${stale.map((f) => path.relative(dest, f)).join(", ")}`);
   // the copy must load as a sweep of its own (paths inside are relative)
   loadSweep(dest);
   console.log(`published ${dir} -> ${dest} (${sweep.cells.length} cells, ${figures.length} figure files)`);
+}
+
+function listDir(dir: string): string[] {
+  return fs.existsSync(dir) ? fs.readdirSync(dir) : [];
 }
 
 main(process.argv.slice(2)).catch((e: Error) => {

@@ -109,8 +109,9 @@ export function mergeResults(inputs: { dir: string; results: ExperimentResults }
       const r = { ...stored, checkpoint: path.resolve(dir, stored.checkpoint), npy: stored.npy ? path.resolve(dir, stored.npy) : null };
       checkModel(cfg, dir, r.variant, r.dataSeed, r.seed);
       const key = `${r.variant} draw ${r.dataSeed} seed ${r.seed} run ${r.run} ${r.weights}`;
-      if (r.samplingHash !== samplingHash(cfg, r.dataSeed)) {
-        throw new Error(`merge: run ${key} in ${dir} was sampled under another config (sampling hash ${r.samplingHash}, this config's ${samplingHash(cfg, r.dataSeed)})`);
+      // the variant's own hash: a Gumbel variant's top-1 rule enters it, other variants' not
+      if (r.samplingHash !== samplingHash(cfg, r.dataSeed, r.variant)) {
+        throw new Error(`merge: run ${key} in ${dir} was sampled under another config (sampling hash ${r.samplingHash}, this config's ${samplingHash(cfg, r.dataSeed, r.variant)})`);
       }
       if (!runsFor(cfg, { dataSeed: r.dataSeed, seed: r.seed }, [r.run]).length) {
         throw new Error(`merge: run ${key} in ${dir} is not a run of this study (runs = ${cfg.runs}, protocolRuns = ${cfg.protocolRuns})`);

@@ -69,7 +69,21 @@ export function codeStamp(dir: string = __dirname): string {
   return `src ${sourceFingerprint(path.resolve(fs.realpathSync(dir), "..", "..")).fingerprint}`;
 }
 
-/** The main thread's stamp, taken when it first starts a worker (its own code loaded by then). */
+/**
+ * The stamp of the code this thread loaded, taken when this module loads (with the library, at the
+ * start of a run or when a notebook kernel imports it): taken at the first worker's start instead,
+ * a rebuild or an edit between the two (a kernel open for hours) would give the main thread's old
+ * code the new stamp, and its workers' new code would pass as the same.
+ */
+const loadedStamp: string | null = (() => {
+  try {
+    return codeStamp();
+  } catch {
+    return null; // no stamp here (an unusual layout): taken when the first worker starts, as before
+  }
+})();
+
+/** The main thread's stamp, fixed when it first starts a worker. */
 let mainStamp: string | null = null;
 
 function spawnWorker(): Worker {
@@ -78,7 +92,7 @@ function spawnWorker(): Worker {
   // output src/experiment/pool.js, but no worker.js exists there.)
   const compiled = path.join(__dirname, "worker.js");
   const stop = stopFlagBuffer(); // stop requests reach the workers through this shared flag (signals.ts)
-  mainStamp ??= process.env.POOL_TEST_STAMP || codeStamp(); // POOL_TEST_STAMP: tests stand in for an edited src/
+  mainStamp ??= process.env.POOL_TEST_STAMP || loadedStamp || codeStamp(); // POOL_TEST_STAMP: tests stand in for an edited src/
   const stamp = mainStamp;
   if (fs.existsSync(compiled)) return new Worker(compiled, { workerData: { stop, stamp } });
   // From the TypeScript sources (CLI, tests): ts-node compiles the worker; type checking already

@@ -12,7 +12,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
-import { epochsFor, ExperimentConfig } from "../config";
+import { DEFAULT_CONFIG, epochsFor, ExperimentConfig } from "../config";
 import { datasetImageKeys, datasetImages } from "../data/dataset";
 import { imagesToTokens, tokensToImages } from "../data/layout";
 import { loadOrCreateDataset } from "../data/store";
@@ -188,7 +188,12 @@ export function samplingOptions(cfg: ExperimentConfig, variant?: Variant): { sam
  * `variant`: a Gumbel variant's top-1 rule counts, other variants ignore it).
  */
 export function samplingHash(cfg: ExperimentConfig, dataSeed: number = cfg.datasetSeed, variant?: Variant): string {
-  const part = { train: trainingHash(cfg, dataSeed), samples: cfg.samples, sampleBatch: cfg.sampleBatch, sampleSeed: cfg.sampleSeed, sampler: cfg.sampleEngine, ...samplingOptions(cfg, variant) };
+  const options = samplingOptions(cfg, variant);
+  // The engine entered the hash under its old name `sampler`, which the form (also `sampler`)
+  // overwrites when it is not "ddpm": the engine then enters as `sampleEngine`, except for the default
+  // engine, so the runs sampled under that engine before this was found keep their names.
+  const engine = options.sampler !== undefined && cfg.sampleEngine !== DEFAULT_CONFIG.sampleEngine ? { sampleEngine: cfg.sampleEngine } : {};
+  const part = { train: trainingHash(cfg, dataSeed), samples: cfg.samples, sampleBatch: cfg.sampleBatch, sampleSeed: cfg.sampleSeed, sampler: cfg.sampleEngine, ...options, ...engine };
   return createHash("sha256").update(JSON.stringify(part)).digest("hex").slice(0, 10);
 }
 
@@ -236,6 +241,13 @@ export function readRunResult(
   const keys = Object.keys(id) as (keyof RunIdentity)[];
   const diff = keys.filter((k) => r[k] !== id[k]).map((k) => `${k}: ${JSON.stringify(r[k])} vs ${JSON.stringify(id[k])}`);
   if (diff.length > 0) throw new Error(`sampling run record ${file} belongs to another run (record vs request: ${diff.join("; ")}); delete it`);
+  // What the record says it was sampled with must be what this run asks for (the hash stands for
+  // these, but a record moved or edited, or one made before the engine entered the hash of every
+  // form, must not be reused for another engine, form or top-1 rule).
+  const made = { engine: r.engine ?? cfg.sampleEngine, sampler: r.sampler ?? "ddpm", top1Sampling: getVariant(id.variant).gumbel ? (r.top1Sampling ?? "argmax") : cfg.top1Sampling };
+  const asked = { engine: cfg.sampleEngine, sampler: cfg.sampler, top1Sampling: cfg.top1Sampling };
+  const how = (Object.keys(asked) as (keyof typeof asked)[]).filter((k) => made[k] !== asked[k]).map((k) => `${k}: ${made[k]} vs ${asked[k]}`);
+  if (how.length > 0) throw new Error(`sampling run record ${file} was sampled under other settings than this run asks for (record vs request: ${how.join("; ")}); delete it to sample the run again`);
   if (typeof r.metrics !== "object" || r.metrics === null) throw new Error(`sampling run record ${file} has no metrics; delete it`);
   if (r.checkpointWeightsSha256 !== o.weightsSha256) return null; // sampled from other weights: sample again
   if (o.npy) {

@@ -146,8 +146,26 @@ export function registerVariant(d: VariantDescriptor): VariantDescriptor {
 /** The descriptor of `name`; an unknown name is an error listing the registered ones. */
 export function getVariant(name: string): VariantDescriptor {
   const d = registry.get(name);
-  if (!d) throw new Error(`unknown variant '${name}' (expected one of ${[...registry.keys()].join(", ")})`);
+  if (!d) throw new Error(`unknown variant '${name}' (expected one of ${[...registry.keys()].join(", ")})${unlistedVariantHint(name)}`);
   return d;
+}
+
+/**
+ * When a variant file of that name sits in src/variants/ (or build/variants/) but is missing from
+ * the generated list src/variants/_all.ts: the command that adds it.
+ */
+export function unlistedVariantHint(name: string, dir?: string): string {
+  if (!/^[a-z][a-z0-9]*$/.test(name) || name === "index") return "";
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const fs = require("fs") as typeof import("fs");
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const path = require("path") as typeof import("path");
+    const file = ["ts", "js"].map((e) => path.join(dir ?? path.join(__dirname, "..", "variants"), `${name}.${e}`)).find((f) => fs.existsSync(f));
+    return file ? `; ${file} exists but is not in the generated list src/variants/_all.ts: run npm run gen (then npm run build:wasm for the fused kernels)` : "";
+  } catch {
+    return "";
+  }
 }
 
 /** Every registered variant name, in registration order (the paper's four first). */

@@ -22,8 +22,13 @@ export interface Cell {
   config: ExperimentConfig;
 }
 
+/** Most cells one sweep may have (each a folder with its own tables; the grid is built in memory). */
+export const MAX_SWEEP_CELLS = 10_000;
+/** Longest cell (folder) name, in bytes: file systems allow 255. */
+const MAX_CELL_NAME = 255;
+
 /** Keys a sweep may not vary: they name the study's design or where it runs, not a setting. */
-const NOT_SWEPT = new Set<keyof ExperimentConfig>(["seed", "seeds", "datasets", "datasetSeed", "workers", "theory"]);
+const NOT_SWEPT = new Set<keyof ExperimentConfig>(["seed", "seeds", "datasets", "datasetSeed", "protocolRuns", "workers", "theory"]);
 
 /**
  * Parse one swept key's list ("250,500,1000"): each value checked like the CLI's flag; an empty list,
@@ -37,6 +42,10 @@ export function parseAxis(key: string, text: string): Axis {
   if (dup !== undefined) throw new Error(`sweep: --${key} lists ${String(dup)} twice; list each value once`);
   const k = checkOverride(key, items[0])[0];
   if (NOT_SWEPT.has(k)) throw new Error(`sweep: '${k}' sets the study's design or where it runs; it cannot be swept (use --datasets/--seeds for the design)`);
+  // The training engine is not part of a model's identity (both engines compute the same training,
+  // so their checkpoints are shared): its cells would share one set of models, trained by whichever
+  // engine came first, and show a difference of exactly 0 that measured nothing.
+  if (k === "trainEngine") throw new Error(`sweep: 'trainEngine' cannot be swept: the engines share checkpoints (a model's identity leaves the engine out), so every cell would sample the same models; compare the engines with separate experiments in separate folders`);
   return { key: k, values };
 }
 
@@ -63,10 +72,16 @@ export function gridCells(profile: ProfileName, base: Record<string, ConfigValue
     if (a.key in base) throw new Error(`sweep: --${a.key} is both swept and fixed; give it once`);
     if (a.values.length === 0) throw new Error(`sweep: --${a.key} has no values`);
   }
+  // counted before the product is built: a grid of millions of cells would exhaust the memory
+  const count = axes.reduce((n, a) => n * a.values.length, 1);
+  if (count > MAX_SWEEP_CELLS) {
+    throw new Error(`sweep: the grid has ${count} cells (${axes.map((a) => `${a.key} ${a.values.length}`).join(" x ")}), more than ${MAX_SWEEP_CELLS}; sweep fewer keys or values, or split it into several sweeps`);
+  }
   const combos: ConfigValue[][] = axes.reduce<ConfigValue[][]>((acc, a) => acc.flatMap((c) => a.values.map((v) => [...c, v])), [[]]);
   return combos.map((vals) => {
     const values = Object.fromEntries(axes.map((a, i) => [a.key, vals[i]])) as Cell["values"];
     const name = cellName(axes, vals);
+    if (Buffer.byteLength(name) > MAX_CELL_NAME) throw new Error(`sweep: the cell name ${name} is longer than a folder name may be (${MAX_CELL_NAME} bytes); sweep fewer keys at once`);
     let config: ExperimentConfig;
     try {
       config = resolveConfig(profile, { ...base, ...values });

@@ -29,11 +29,13 @@ import { writeFilesAtomic } from "../io/atomic";
 import { Variant } from "../model/variants";
 import { Progress } from "../progress";
 import { lockOutputDir } from "../experiment/lock";
+import { selectModels, studyModels } from "../experiment/models";
 import { runPhase } from "../experiment/phase";
+import { checkSelection } from "../experiment/selection";
 import { Executor, workerCount } from "../experiment/pool";
 import { assembleResults, ExperimentResults, planExperiment, writeResults } from "../experiment/run";
-import { checkpointPath, ExperimentContext, Paths, sampleTask, SampleTask, SampleTaskResult, trainTask, TrainTask, TrainTaskResult } from "../experiment/tasks";
-import { readCheckpoint } from "../train/checkpoint";
+import { checkpointPath, checkpointRequest, ExperimentContext, Paths, sampleTask, SampleTask, SampleTaskResult, trainTask, TrainTask, TrainTaskResult } from "../experiment/tasks";
+import { identityDiff, readCheckpoint } from "../train/checkpoint";
 import { libraryVersion } from "../version";
 import { Axis, Cell, ConfigValue, referenceValue } from "./grid";
 import { cellDifferences, CellRuns, cellSummaries, longTable } from "./summary";
@@ -91,6 +93,15 @@ export interface SweepResults {
 /** Run the sweep (locks its folder, every cell's folder and an outside checkpoint folder's study). */
 export async function runSweep(o: SweepOptions): Promise<SweepResults> {
   if (o.cells.length === 0) throw new Error("sweep: no cells");
+  // every cell's selection checked as an experiment's is, before any lock or work: a --runs slice
+  // outside the study or one that samples nothing would train every model and write empty tables
+  for (const c of o.cells) {
+    try {
+      checkSelection(c.config, o.variants, o.seeds ? selectModels(c.config, o.seeds) : studyModels(c.config), o.runs ?? Array.from({ length: Math.max(c.config.runs, c.config.protocolRuns) }, (_, i) => i), { sliced: o.seeds !== undefined });
+    } catch (e) {
+      throw new Error(`sweep: cell ${c.name}: ${(e as Error).message}`);
+    }
+  }
   const checkpointDir = path.resolve(o.checkpointDir ?? path.join(o.outDir, "checkpoints"));
   const cmd = o.command ?? "runSweep";
   const unlocks = [lockOutputDir(o.outDir, cmd)];
@@ -129,7 +140,7 @@ async function runLocked(o: SweepOptions, checkpointDir: string): Promise<SweepR
   const finished = (t: CellTask<TrainTask>) => {
     try {
       const b = readCheckpoint(checkpointPath(contexts[t.cell].paths, contexts[t.cell].cfg, t.variant, t.seed));
-      return b.step >= b.totalSteps;
+      return b.step >= b.totalSteps && identityDiff(b, checkpointRequest(contexts[t.cell].cfg, t.variant, t.seed)).length === 0;
     } catch {
       return false; // absent, or refused later by the task itself with its message
     }
@@ -140,7 +151,7 @@ async function runLocked(o: SweepOptions, checkpointDir: string): Promise<SweepR
   const wTrain = trainTasks.reduce((a, t) => a + trainWeight(t), 0);
   const wSample = sampleTasks.reduce((a, t) => a + sampleWeight(t), 0);
   const bar = new Progress({ label: "sweep", total: 1000, write: o.progressWrite, intervalMs: o.progressIntervalMs });
-  log(`sweep: ${o.cells.length} cell(s) x ${o.variants.length} variant(s): ${trainTasks.length} model(s) to train or reuse, ${sampleTasks.length} sampling run(s); ` +
+  log(`sweep: ${o.cells.length} cell(s) x ${o.variants.length} variant(s): ${trainTasks.length} model(s) (${done.size} finished in the checkpoint folder, ${trainTasks.length - done.size} to train), ${sampleTasks.length} sampling run(s); ` +
     `models in ${checkpointDir}; backend ${info.name}, ${workers} worker(s)`);
   const silent = () => {};
   const phase = { context: { cells: contexts }, workers, write: silent };
