@@ -104,10 +104,10 @@ export function sweepFigure(summaries: readonly CellSummary[], axis: Axis, o: Sw
     data,
     layout: {
       width: o.width ?? 760, height: o.height ?? 480,
-      title: { text: o.title ?? `${rows[0].metric} against ${axis.key}: mean over models and its 95 % CI (band), every model (dots)` },
+      title: { text: o.title ?? `${rows[0].metric} consistency against ${axis.key}<br><sub>mean over models and its 95 % CI (band), every trained model (dots), the paper's single model (diamond)</sub>` },
       xaxis: numeric
-        ? { title: { text: `${axis.key}${note}` }, type: logX ? "log" : "linear" }
-        : { title: { text: axis.key }, tickmode: "array", tickvals: axis.values.map((_, i) => i), ticktext: axis.values.map(String) },
+        ? { title: { text: `${axis.key}${note}` }, type: logX ? "log" : "linear", zeroline: false }
+        : { title: { text: axis.key }, tickmode: "array", tickvals: axis.values.map((_, i) => i), ticktext: axis.values.map(String), zeroline: false, range: [-0.3, axis.values.length - 0.7] },
       yaxis: { title: { text: o.yTitle ?? `${rows[0].metric} (%)` }, rangemode: "tozero" },
       legend: { orientation: "h", y: -0.2 },
     },
