@@ -76,19 +76,18 @@ describe("npm run build", () => {
   });
 
   it("worker threads started from build/ run build/experiment/worker.js, not ts-node", async () => {
-    // A task kind the worker does not know: it must start, initialise, and report the error from
-    // build/experiment/pool.js (a ts-node worker would report src/experiment/pool.ts).
+    // An executor the worker cannot find: it must start, initialise, and report the error from
+    // build/experiment/worker.js (a ts-node worker would report src/experiment/worker.ts).
     const r = node(ROOT, `
       const { runTasks } = require("./build/experiment/pool.js");
-      const { DEFAULT_CONFIG } = require("./build/config.js");
-      const bogus = { kind: "bogus", variant: "cnn", seed: 0 };
-      runTasks([bogus, bogus], DEFAULT_CONFIG, { outDir: "/nonexistent", dataDir: "/nonexistent" }, 2)
+      const bogus = { module: require.resolve("./build/experiment/tasks.js"), name: "NO_SUCH_EXECUTOR", execute: () => { throw new Error("inline"); } };
+      runTasks([{ variant: "cnn", seed: 0 }, { variant: "cnn", seed: 1 }], { executor: bogus, context: {}, workers: 2 })
         .then(() => { console.log("no error"); process.exit(3); })
         .catch((e) => { console.log(e.message); process.exit(0); });`);
     expect(r.status, r.output).toBe(0);
-    expect(r.output).toContain("unknown task");
-    expect(r.output).toMatch(/build\/experiment\/pool\.js/);
-    expect(r.output).not.toMatch(/src\/experiment\/pool\.ts/);
+    expect(r.output).toContain("no executor 'NO_SUCH_EXECUTOR' exported by");
+    expect(r.output).toMatch(/build\/experiment\/worker\.js/);
+    expect(r.output).not.toMatch(/src\/experiment\/worker\.ts/);
   }, 120_000);
 });
 
@@ -98,7 +97,8 @@ describe("a stale build refuses to run", () => {
   beforeAll(() => {
     // The tree a build needs, in a temporary folder; build/ copied too (incremental, and already in sync).
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "build-sync-"));
-    for (const f of ["src", "build", "scripts/build.ts"]) copyTree(path.join(ROOT, f), path.join(tmp, f));
+    // scripts/gen.ts --check (the build's first step) compares the generated files in assembly/ and bench/
+    for (const f of ["src", "build", "scripts/build.ts", "scripts/gen.ts", "assembly", "bench/_variants.py"]) copyTree(path.join(ROOT, f), path.join(tmp, f));
     for (const f of ["tsconfig.json", "tsconfig.build.json", "package.json"]) fs.copyFileSync(path.join(ROOT, f), path.join(tmp, f));
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(tmp, "node_modules"));
     const r = build(tmp); // nothing to do, unless someone edited src/ since the build above
