@@ -190,7 +190,11 @@ describe("notebooks in a browser (scripts/notebook.sh + Chromium)", () => {
     } catch (err) {
       throw new Error(`${(err as Error).message}; its output:\n${serverLog}`);
     }
-    expect(serverLog).toContain(`http://127.0.0.1:${port}/tree?token=${token}`); // the URL a person opens
+    // the URL a person opens: scripts/notebook.sh prints it once its own probe of the server succeeds,
+    // which may come a moment after ours
+    const url = `http://127.0.0.1:${port}/tree?token=${token}`;
+    await waitUntil("scripts/notebook.sh to print the URL", 30_000, async () => serverLog.includes(url)).catch(() => {});
+    expect(serverLog).toContain(url);
     browser = await chromium.launch({ executablePath: chromiumPath(), args: [...CHROMIUM_ARGS], headless: true });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   }, SERVER_START_MS + 60_000);
