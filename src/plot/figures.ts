@@ -168,6 +168,14 @@ export interface StudyEntry {
  * interval for one new model as a grey bar beside it (where a single model such as the paper's
  * should fall), and the paper's value as a gold diamond on each variant. Values in percent.
  */
+/** "17 dataset draws", or "6-17 dataset draws per variant" when the variants' studies differ. */
+function drawCounts(rows: StudyEntry[]): string {
+  const n = rows.map((r) => new Set(r.study!.models.map((m) => m.dataSeed)).size);
+  const lo = Math.min(...n);
+  const hi = Math.max(...n);
+  return lo === hi ? `${lo} dataset draws` : `${lo}-${hi} dataset draws per variant`;
+}
+
 export function studyStripFigure(rows: StudyEntry[], o: { title?: string; width?: number; height?: number } = {}): PlotlyFigure {
   const shown = rows.filter((r) => r.model !== "random" && r.weights !== "raw" && r.study);
   if (shown.length === 0) throw new Error("studyStripFigure needs the study summary of at least one trained variant");
@@ -193,7 +201,7 @@ export function studyStripFigure(rows: StudyEntry[], o: { title?: string; width?
       });
     });
     data.push({
-      type: "scatter", mode: "markers", x: xs, y: ys, text, name: byDraw ? `dataset draw ${group[0]}` : `trained model (${draws.length} dataset draws)`,
+      type: "scatter", mode: "markers", x: xs, y: ys, text, name: byDraw ? `dataset draw ${group[0]}` : `trained model (${drawCounts(shown)})`,
       marker: { size: 8, color: palette[k % palette.length], opacity: 0.85, line: { color: "white", width: 0.5 } },
       hovertemplate: "%{text}: %{y:.2f} %<extra></extra>",
     });
