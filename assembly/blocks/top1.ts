@@ -46,15 +46,17 @@ export function trainForward(theta: usize, cfg: usize, h: usize, gumbel: usize, 
   }
   softmax4(soft);
   const hard = load<i32>(cfg + TRAIN_HARD);
+  if (!hard) { // the soft weights themselves (SPEC)
+    memory.copy(att, soft, 64);
+    return;
+  }
   for (let i = 0; i < 4; i++) {
     const p = soft + (<usize>i << 4);
-    let m = 0;
-    if (hard) { // first index of the row maximum, as torch.max(dim) returns it
-      for (let j = 1; j < 4; j++) if (load<f32>(p + (<usize>j << 2)) > load<f32>(p + (<usize>m << 2))) m = j;
-    }
+    let m = 0; // first index of the row maximum, as torch.max(dim) returns it
+    for (let j = 1; j < 4; j++) if (load<f32>(p + (<usize>j << 2)) > load<f32>(p + (<usize>m << 2))) m = j;
     for (let j = 0; j < 4; j++) {
       const a = load<f32>(p + (<usize>j << 2));
-      store<f32>(att + (<usize>(i * 4 + j) << 2), hard ? ((j == m ? <f32>1 : <f32>0) - a) + a : a);
+      store<f32>(att + (<usize>(i * 4 + j) << 2), ((j == m ? <f32>1 : <f32>0) - a) + a);
     }
   }
 }
