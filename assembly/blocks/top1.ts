@@ -14,7 +14,7 @@ import { argmaxColumns, qkScores, softmaxColumns, splat } from "../lib/lanes";
 
 let q: usize = 0; // [4, H]
 let k: usize = 0;
-let soft: usize = 0; // [4, 4] the soft Gumbel-softmax weights (the straight-through gradient's path)
+let soft: usize = 0; // [4, 4] the soft Gumbel-softmax weights when straight-through (the gradient's path)
 let wqT: usize = 0;
 let wkT: usize = 0;
 let dST: usize = 0;
@@ -35,21 +35,19 @@ export function trainPrepare(theta: usize): void {
 /** A = softmax((s + g) / tau) (or its straight-through hard form) into `att` [4, 4]; g = `gumbel` [4, 4]. */
 export function trainForward(theta: usize, cfg: usize, h: usize, gumbel: usize, att: usize): void {
   const tau = load<f32>(cfg + TRAIN_TAU);
+  const hard = load<i32>(cfg + TRAIN_HARD);
+  const w = hard ? soft : att; // the soft weights: in `att` itself unless straight-through
   mm4(h, H, theta + (<usize>P_TOP1_ATTN_WQ << 2), H, H, 0, 0, q, H);
   mm4(h, H, theta + (<usize>P_TOP1_ATTN_WK << 2), H, H, 0, 0, k, H);
   for (let i = 0; i < 4; i++) {
     for (let j = 0; j < 4; j++) {
       const o = <usize>(i * 4 + j) << 2;
       const s = dotH(q + (<usize>(i * H) << 2), k + (<usize>(j * H) << 2)) * SCALE;
-      store<f32>(soft + o, (s + load<f32>(gumbel + o)) / tau);
+      store<f32>(w + o, (s + load<f32>(gumbel + o)) / tau);
     }
   }
-  softmax4(soft);
-  const hard = load<i32>(cfg + TRAIN_HARD);
-  if (!hard) { // the soft weights themselves (SPEC)
-    memory.copy(att, soft, 64);
-    return;
-  }
+  softmax4(w);
+  if (!hard) return;
   for (let i = 0; i < 4; i++) {
     const p = soft + (<usize>i << 4);
     let m = 0; // first index of the row maximum, as torch.max(dim) returns it
@@ -64,7 +62,7 @@ export function trainForward(theta: usize, cfg: usize, h: usize, gumbel: usize, 
 /** dA (overwritten) -> through the soft weights (times 1/(sqrt(H) tau)) to dWq, dWk and dh. */
 export function trainBackward(theta: usize, cfg: usize, h: usize, att: usize, dA: usize, dh: usize, grad: usize): void {
   const c: f32 = SCALE / load<f32>(cfg + TRAIN_TAU);
-  softmaxBackward4(soft, dA, c);
+  softmaxBackward4(load<i32>(cfg + TRAIN_HARD) ? soft : att, dA, c);
   qkBackward(h, q, k, dA, dST, dq, dk, grad + (<usize>P_TOP1_ATTN_WQ << 2), grad + (<usize>P_TOP1_ATTN_WK << 2), wqT, wkT, dh);
 }
 
