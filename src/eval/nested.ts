@@ -14,7 +14,7 @@
  */
 import { DrawMeansInterval, drawMeansInterval, drawMeans, groupByDraw } from "./draw-means";
 import { fiellerRatio, RatioInterval } from "./fieller";
-import { oneModelPrediction, OneModelPrediction } from "./prediction";
+import { oneModelPrediction, OneModelPrediction, oneRunPrediction } from "./prediction";
 import { shareUpperBounds, ShareUpperBounds } from "./share-bounds";
 import { studentTQuantile, summarize, Summary } from "./stats";
 
@@ -136,6 +136,12 @@ export function meanIntervalOf(models: readonly ModelRuns[], nested: NestedEstim
   return { over: "trained models (one dataset draw)", estimand: "mean over models trained on this one dataset draw (not over draws)", mean: s.mean, ci95: s.ci95, df: s.n - 1 };
 }
 
+/** At least 2 draws, each with the same number (>= 2) of models. */
+function balancedOneRun(models: readonly ModelRuns[]): boolean {
+  const groups = groupByDraw(models);
+  return groups.length >= 2 && groups[0].length >= 2 && groups.every((g) => g.length === groups[0].length);
+}
+
 /**
  * Per-model means, the summary over models, the nested estimate where the design allows it, the
  * interval for the mean over models (`meanIntervalOf`), and for balanced designs the one-model
@@ -166,6 +172,10 @@ export function studySummary(models: readonly ModelRuns[], o: { runsNew?: number
     } catch (e) {
       shareBoundsNote = (e as Error).message;
     }
+  } else if (sorted.every((m) => m.values.length === 1) && balancedOneRun(sorted)) {
+    prediction = oneRunPrediction(groupByDraw(sorted).map((g) => g.map((m) => m.values[0])));
+    predictionNote = "one sampling run per model: the run variance stays inside the seed component, and the interval is for a new model scored over one run";
+    shareBoundsNote = `no share bounds: they need the balanced nested estimate (${nestedNote})`;
   } else {
     predictionNote = `no one-model prediction interval: it needs the balanced nested estimate (${nestedNote})`;
     shareBoundsNote = `no share bounds: they need the balanced nested estimate (${nestedNote})`;

@@ -90,3 +90,39 @@ export function oneModelPrediction(n: NestedEstimate, o: { runsNew?: number; lev
   const half = studentTQuantile((1 + level) / 2, df) * Math.sqrt(variance);
   return { runsNew, level, mean: n.grandMean, variance, parts, df, interval: [n.grandMean - half, n.grandMean + half] };
 }
+
+/**
+ * The same interval for a design with ONE sampling run per model (a sweep with `--runs 1`): the run
+ * variance cannot be separated from the seed's, so it stays inside the seed component, and the
+ * interval is for a new model scored over one run. Balanced: `groups` holds, per dataset draw, the
+ * S >= 2 models' scores (D >= 2 draws). With y_ds = mu + a_d + b_ds (b: seed and run together),
+ *   V = MS_draw (D + 1) / (D S) + MS_seed (S - 1) / S,
+ * which is the R = 1 case of oneModelPrediction's formula (positive, so never clipped), with
+ * Satterthwaite df over MS_draw (D - 1 df) and MS_seed (D (S - 1) df). Coverage is checked by
+ * simulation in test/nested-stats.test.ts.
+ */
+export function oneRunPrediction(groups: readonly (readonly number[])[], o: { level?: number } = {}): OneModelPrediction {
+  const level = o.level ?? 0.95;
+  if (!(level > 0 && level < 1)) throw new Error(`oneRunPrediction: level must lie in (0, 1), got ${level}`);
+  const D = groups.length;
+  if (D < 2) throw new Error(`oneRunPrediction needs at least 2 dataset draws, got ${D}`);
+  const S = groups[0].length;
+  if (S < 2) throw new Error(`oneRunPrediction needs at least 2 seeds per draw, got ${S}`);
+  groups.forEach((g, d) => {
+    if (g.length !== S) throw new Error(`oneRunPrediction: unbalanced design, draw ${d} has ${g.length} models, draw 0 has ${S}`);
+  });
+  const drawMean = groups.map((g) => g.reduce((a, x) => a + x, 0) / S);
+  const grand = drawMean.reduce((a, x) => a + x, 0) / D;
+  const msDraw = (S * drawMean.reduce((a, m) => a + (m - grand) ** 2, 0)) / (D - 1);
+  const msSeed = groups.reduce((a, g, d) => a + g.reduce((b, x) => b + (x - drawMean[d]) ** 2, 0), 0) / (D * (S - 1));
+  const terms = [
+    { c: (D + 1) / (D * S), ms: msDraw, df: D - 1 },
+    { c: (S - 1) / S, ms: msSeed, df: D * (S - 1) },
+  ];
+  const variance = terms.reduce((a, t) => a + t.c * t.ms, 0);
+  const denom = terms.reduce((a, t) => a + (t.c * t.ms) ** 2 / t.df, 0);
+  const df = denom > 0 ? variance ** 2 / denom : D - 1;
+  const half = studentTQuantile((1 + level) / 2, df) * Math.sqrt(variance);
+  const parts = { model: (msDraw - msSeed) / S + msSeed, run: 0, grandMean: msDraw / (D * S) };
+  return { runsNew: 1, level, mean: grand, variance, parts, df, interval: [grand - half, grand + half] };
+}
