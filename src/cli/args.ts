@@ -4,6 +4,7 @@
  */
 import { checkOverride, DEFAULT_CONFIG, ExperimentConfig, parseProfile, PROFILES, ProfileName } from "../config";
 import { parseVariant, Variant, variantNames } from "../model/variants";
+import { stopRequested } from "../experiment/signals";
 
 export interface CliArgs {
   variants: Variant[];
@@ -118,3 +119,19 @@ Combine slices with \`npm run merge -- OUT_DIR IN_DIR...\`. Profiles (--profile)
   paper: ${JSON.stringify(PROFILES.paper)}
 Config keys and defaults:
 ${Object.entries(DEFAULT_CONFIG).map(([k, v]) => `  --${k} ${v}`).join("\n")}`;
+
+/**
+ * How an interruptible entry point (experiment, sweep) ends on an error: a requested stop (Ctrl-C,
+ * SIGTERM, SIGHUP) exits with its signal's status and says that a rerun resumes; anything else is
+ * "error: <message>" and exit status 1.
+ */
+export function exitOnError(e: Error): never {
+  const stop = stopRequested();
+  if (stop) {
+    console.error(`stopped (${stop.why}): ${e.message}`);
+    console.error("finished checkpoints and sampling runs are saved; run the same command again to resume");
+    process.exit(stop.exitCode);
+  }
+  console.error(`error: ${e.message}`);
+  process.exit(1);
+}

@@ -1,8 +1,8 @@
 /** CLI: `npm run experiment -- --variant all --profile quick [--epochs 500 ...]`. Wiring only. */
 import * as path from "path";
 import { resolveConfig } from "../config";
-import { installStopHandlers, stopRequested } from "../experiment/signals";
-import { parseArgs, USAGE } from "./args";
+import { installStopHandlers } from "../experiment/signals";
+import { exitOnError, parseArgs, USAGE } from "./args";
 
 async function main(): Promise<void> {
   // Ctrl-C, kill, a closed terminal or a vanished parent: tasks run in worker threads, training
@@ -31,13 +31,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${outDir}/results.json, table1.csv, table1.md, runs.csv, losses.csv (${(res.meta.seconds as number).toFixed(0)} s)`);
 }
 
-main().catch((e: Error) => {
-  const stop = stopRequested();
-  if (stop) {
-    console.error(`stopped (${stop.why}): ${e.message}`);
-    console.error("finished checkpoints and sampling runs are saved; run the same command again to resume");
-    process.exit(stop.exitCode);
-  }
-  console.error(`error: ${e.message}`);
-  process.exit(1);
-});
+main().catch(exitOnError);

@@ -22,9 +22,9 @@
  */
 import * as path from "path";
 import { DEFAULT_CONFIG } from "../config";
-import { installStopHandlers, stopRequested } from "../experiment/signals";
+import { installStopHandlers } from "../experiment/signals";
 import { Axis, gridCells, parseAxis } from "../sweep/grid";
-import { parseArgs } from "./args";
+import { exitOnError, parseArgs } from "./args";
 import { fileDoc } from "./env";
 
 export interface SweepArgs {
@@ -107,14 +107,5 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((e: Error) => {
-    const stop = stopRequested();
-    if (stop) {
-      console.error(`stopped (${stop.why}): ${e.message}`);
-      console.error("finished checkpoints and sampling runs are saved; run the same command again to resume");
-      process.exit(stop.exitCode);
-    }
-    console.error(`error: ${e.message}`);
-    process.exit(1);
-  });
+  main().catch(exitOnError);
 }
