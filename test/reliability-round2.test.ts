@@ -16,26 +16,20 @@ import { initBackend } from "../src/backend";
 import { parseArgs } from "../src/cli/args";
 import { discriminateMain, parseCheckpointList } from "../src/cli/discriminate";
 import { theoryMain } from "../src/cli/theory";
-import { ExperimentConfig, resolveConfig } from "../src/config";
+import { resolveConfig } from "../src/config";
 import { datasetImages, generateDataset } from "../src/data/dataset";
 import { imagesToTokens } from "../src/data/layout";
 import { lockOutputDir } from "../src/experiment/lock";
-import { runExperiment } from "../src/experiment/run";
 import { checkpointPath, runResultPath, samplesPath, sampleTask, trainTask } from "../src/experiment/tasks";
 import { atomicFs, writeFileAtomic } from "../src/io/atomic";
 import { loadNpy } from "../src/io/npy";
-import { Variant } from "../src/model/variants";
 import { readCheckpoint, saveCheckpoint } from "../src/train/checkpoint";
 import { initTrainState, makeContext } from "../src/train/state";
 import { recordedSamples } from "../scripts/sample-range";
 import { mismatch } from "../scripts/publish-results";
+import { experiment, tiny, tmpDir } from "./helpers/tiny-study";
 
-const tiny = (o: Record<string, unknown> = {}) =>
-  resolveConfig("smoke", { datasetSize: 128, epochs: 2, samples: 32, sampleBatch: 32, runs: 2, workers: 1, checkpointEvery: 1, ...o });
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "reliab2-"));
-const quiet = { log: () => {}, progressWrite: () => {} };
-const experiment = (cfg: ExperimentConfig, outDir: string, variants: Variant[], extra: { seeds?: number[]; runs?: number[] } = {}) =>
-  runExperiment({ cfg, variants, profile: "test", paths: { outDir, dataDir: path.join(outDir, "..", "data") }, ...quiet, ...extra });
+const tmp = () => tmpDir("reliab2-");
 /** Every file under `dir` (relative), with its bytes. */
 const snapshot = (dir: string): Map<string, string> => new Map(
   (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort().map((f) => [f, fs.readFileSync(path.join(dir, f)).toString("base64")]),

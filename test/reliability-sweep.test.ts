@@ -16,24 +16,19 @@ import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
 import { parseSweepArgs } from "../src/cli/sweep";
-import { ExperimentConfig, resolveConfig } from "../src/config";
+import { ExperimentConfig } from "../src/config";
 import { mergeResults, readResults } from "../src/experiment/merge";
-import { runExperiment } from "../src/experiment/run";
 import { runResultPath, samplingHash, trainingHash } from "../src/experiment/tasks";
-import { Variant } from "../src/model/variants";
 import { unlistedVariantHint } from "../src/model/variant-registry";
 import { gridCells, MAX_SWEEP_CELLS, parseAxis } from "../src/sweep/grid";
 import { loadOrRunSweep, loadSweep } from "../src/sweep/load";
 import { runSweep } from "../src/sweep/run";
 import { sweepTableLines } from "../scripts/sweep-table";
+import { experiment, quiet, tiny as tinyStudy, tmpDir } from "./helpers/tiny-study";
 
 const ROOT = path.resolve(__dirname, "..");
-const tiny = (o: Record<string, unknown> = {}) =>
-  resolveConfig("smoke", { datasetSize: 128, epochs: 2, samples: 32, sampleBatch: 32, runs: 1, seeds: 1, workers: 1, checkpointEvery: 1, ...o });
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "reliab-sweep-"));
-const quiet = { log: () => {}, progressWrite: () => {} };
-const experiment = (cfg: ExperimentConfig, outDir: string, variants: Variant[], extra: { seeds?: number[] } = {}) =>
-  runExperiment({ cfg, variants, profile: "test", paths: { outDir, dataDir: path.join(outDir, "..", "data") }, ...quiet, ...extra });
+const tiny = (o: Record<string, unknown> = {}) => tinyStudy({ runs: 1, seeds: 1, ...o });
+const tmp = () => tmpDir("reliab-sweep-");
 
 beforeAll(async () => {
   await initBackend();

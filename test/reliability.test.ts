@@ -5,31 +5,24 @@
  */
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../src/backend";
 import { parseArgs } from "../src/cli/args";
-import { ExperimentConfig, resolveConfig } from "../src/config";
+import { resolveConfig } from "../src/config";
 import { datasetImages, generateDataset } from "../src/data/dataset";
 import { imagesToTokens } from "../src/data/layout";
 import { lockOutputDir } from "../src/experiment/lock";
 import { dataSeedOf, studyModels } from "../src/experiment/models";
-import { runExperiment } from "../src/experiment/run";
 import { decodeColours, evaluateTokens, NO_COLOUR } from "../src/eval/metrics";
 import { checkpointPath, countNonFinite, runResultPath, sampleTask, trainTask } from "../src/experiment/tasks";
-import { Variant } from "../src/model/variants";
 import { choiceParam, intParam } from "../src/notebook/params";
 import { readCheckpoint, saveCheckpoint } from "../src/train/checkpoint";
 import { initTrainState, makeContext } from "../src/train/state";
+import { experiment, tiny, tmpDir } from "./helpers/tiny-study";
 
 const ROOT = path.resolve(__dirname, "..");
-const tiny = (o: Record<string, unknown> = {}) =>
-  resolveConfig("smoke", { datasetSize: 128, epochs: 2, samples: 32, sampleBatch: 32, runs: 2, workers: 1, checkpointEvery: 1, ...o });
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "reliab-"));
-const quiet = { log: () => {}, progressWrite: () => {} };
-const experiment = (cfg: ExperimentConfig, outDir: string, variants: Variant[], extra: { seeds?: number[]; runs?: number[] } = {}) =>
-  runExperiment({ cfg, variants, profile: "test", paths: { outDir, dataDir: path.join(outDir, "..", "data") }, ...quiet, ...extra });
+const tmp = () => tmpDir("reliab-");
 
 beforeAll(async () => {
   await initBackend();
