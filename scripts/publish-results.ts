@@ -58,20 +58,34 @@ export function mismatch(outDir: string): string | null {
   return null;
 }
 
+/**
+ * The arguments of a publish script, `DIR NAME [--log FILE ...]`, all checked before any work (an
+ * unknown flag, a missing log file or a bad NAME is an error naming it); null for --help.
+ */
+export function parsePublishArgs(args: string[], usage: string): { dir: string; name: string; logs: string[] } | null {
+  if (args.includes("--help") || args.includes("-h")) return null;
+  const positional: string[] = [];
+  const logs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--log") {
+      const l = args[++i];
+      if (!l || !fs.existsSync(l)) throw new Error(`--log needs an existing file, got '${l ?? ""}'`);
+      logs.push(l);
+    } else if (args[i].startsWith("-")) throw new Error(`unknown flag '${args[i]}'\n${usage}`);
+    else positional.push(args[i]);
+  }
+  const [dir, name] = positional;
+  if (!dir || !name || positional.length > 2 || !/^[a-z0-9-]+$/.test(name)) throw new Error(usage);
+  return { dir, name, logs };
+}
+
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  if (args.includes("--help") || args.includes("-h")) {
+  const a = parsePublishArgs(process.argv.slice(2), USAGE);
+  if (!a) {
     console.log(USAGE);
     return;
   }
-  const positional: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--log") i++;
-    else if (args[i].startsWith("-")) throw new Error(`unknown flag '${args[i]}'\n${USAGE}`);
-    else positional.push(args[i]);
-  }
-  const [outDir, name] = positional;
-  if (!outDir || !name || positional.length > 2 || !/^[a-z0-9-]+$/.test(name)) throw new Error(USAGE);
+  const { dir: outDir, name, logs } = a;
   const root = path.resolve(__dirname, "..");
   const dest = path.join(root, "docs", "results", name);
   const why = mismatch(outDir);
@@ -81,11 +95,7 @@ async function main(): Promise<void> {
   for (const f of ["results.json", "config.json", "runs.csv", "table1.csv", "table1.md"]) {
     fs.copyFileSync(path.join(outDir, f), path.join(dest, f));
   }
-  const logs = args.flatMap((a, i) => (a === "--log" ? [args[i + 1]] : []));
-  for (const l of logs) {
-    if (!l || !fs.existsSync(l)) throw new Error(`--log needs an existing file, got '${l ?? ""}'`);
-    writeFileAtomic(path.join(dest, path.basename(l)), withoutProgressLines(fs.readFileSync(l, "utf8")));
-  }
+  for (const l of logs) writeFileAtomic(path.join(dest, path.basename(l)), withoutProgressLines(fs.readFileSync(l, "utf8")));
   // the strip plot of every trained model
   const ex = await new FigureExporter().open();
   try {

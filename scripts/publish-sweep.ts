@@ -13,27 +13,17 @@ import * as path from "path";
 import { ensureDir, writeFileAtomic } from "../src/io/atomic";
 import { writeSweepFigures } from "../src/sweep/figures";
 import { loadSweep } from "../src/sweep/load";
-import { withoutProgressLines } from "./publish-results";
+import { parsePublishArgs, withoutProgressLines } from "./publish-results";
 
 const USAGE = "usage: npx ts-node --transpile-only scripts/publish-sweep.ts SWEEP_DIR NAME [--log FILE ...]  (NAME: lower-case letters, digits, dashes)";
 
 async function main(args: string[]): Promise<void> {
-  if (args.includes("--help") || args.includes("-h")) {
+  const a = parsePublishArgs(args, USAGE);
+  if (!a) {
     console.log(USAGE);
     return;
   }
-  const positional: string[] = [];
-  const logs: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === "--log") {
-      const l = args[++i];
-      if (!l || !fs.existsSync(l)) throw new Error(`--log needs an existing file, got '${l ?? ""}'`);
-      logs.push(l);
-    } else if (args[i].startsWith("-")) throw new Error(`unknown flag '${args[i]}'\n${USAGE}`);
-    else positional.push(args[i]);
-  }
-  const [dir, name] = positional;
-  if (!dir || !name || positional.length > 2 || !/^[a-z0-9-]+$/.test(name)) throw new Error(USAGE);
+  const { dir, name, logs } = a;
   const sweep = loadSweep(dir); // checks sweep.json against every cell's results before anything is copied
   const dest = path.join(path.resolve(__dirname, ".."), "docs", "results", name);
   if (path.resolve(dir) === dest) throw new Error(`${dir} is the destination itself`);
