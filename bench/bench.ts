@@ -6,12 +6,10 @@
  * end-to-end time of the `quick` profile, and the `paper` workload extrapolated from the measured
  * rates. Writes bench/results/<date>.json. Nothing here asserts a time.
  *
- *   npm run bench -- [--variants all] [--rounds 3] [--cores N] [--no-e2e] [--no-torch] [--baseline DIR]
+ *   npm run bench -- [--variants all] [--rounds 3] [--cores N] [--no-e2e] [--no-torch]
  *
- * `--baseline DIR` (a checkout of another commit with its node_modules, e.g. a git worktree) also
- * times that checkout's kernels in every round, alternating with ours, each in a fresh process of
- * its own tree (bench/train-bench.ts, bench/sample-bench.ts there): a before/after comparison in
- * one run, on the same noisy machine, reported as ours / baseline.
+ * A before/after comparison with another commit is bench/paired.ts (interleaved in one process,
+ * which cancels the shared machine's load; whole processes alternated did not).
  */
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -38,8 +36,6 @@ interface Row {
   /** Median ms per step per process: ours (wasm engines), ours (tfjs engine), PyTorch. */
   ours: number[];
   oursTfjs: number[];
-  /** The `--baseline` checkout's wasm engines, alternating with ours (one process each). */
-  baseline: number[];
   /** PyTorch, best of its two formulations (conv: Conv2d/ConvTranspose2d; token: Linear on patches). */
   torch: number[];
   torchConv: number[];
@@ -81,19 +77,18 @@ async function concurrent(n: number, cmd: string, args: string[], pick: (j: Reco
 
 const tsNode = [require.resolve("ts-node/dist/bin.js"), "--transpile-only"];
 
-const USAGE = `usage: npm run bench -- [--variants all|cnn,attention,...] [--rounds 3] [--cores N] [--no-e2e] [--no-torch] [--baseline DIR]
+const USAGE = `usage: npm run bench -- [--variants all|cnn,attention,...] [--rounds 3] [--cores N] [--no-e2e] [--no-torch]
   --variants  variants to time (default all)
   --rounds    alternating rounds of ours and PyTorch (default 3)
   --cores     processes in the all-cores rows (default: one per core)
   --no-e2e    skip the end-to-end time of the quick profile
   --no-torch  skip the PyTorch reference
-  --baseline  a checkout of another commit (with node_modules): its kernels are timed too, alternating
-              with ours in every round, each in a fresh process (ours then also in a fresh process)
+Before/after another commit: bench/paired.ts.
 Writes bench/results/<date>.json; takes tens of minutes.`;
 
 /** The bench's flags; unknown flags and bad values are errors (before any timing starts). */
-export function parseBenchArgs(argv: string[]): { help: boolean; variants: Variant[]; rounds: number; cores: number; e2e: boolean; torch: boolean; baseline: string | null } {
-  const o = { help: false, variants: [...VARIANTS] as Variant[], rounds: 3, cores: os.cpus().length, e2e: true, torch: true, baseline: null as string | null };
+export function parseBenchArgs(argv: string[]): { help: boolean; variants: Variant[]; rounds: number; cores: number; e2e: boolean; torch: boolean } {
+  const o = { help: false, variants: [...VARIANTS] as Variant[], rounds: 3, cores: os.cpus().length, e2e: true, torch: true };
   const count = (name: string, v: string | undefined) => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < 1 || n > 1000) throw new Error(`--${name} must be an integer in [1, 1000], got '${v ?? ""}'`);
@@ -106,14 +101,6 @@ export function parseBenchArgs(argv: string[]): { help: boolean; variants: Varia
     else if (a === "--no-torch") o.torch = false;
     else if (a === "--rounds") o.rounds = count("rounds", argv[++i]);
     else if (a === "--cores") o.cores = count("cores", argv[++i]);
-    else if (a === "--baseline") {
-      const dir = argv[++i];
-      if (!dir) throw new Error("--baseline needs a folder (a checkout of another commit with its node_modules)");
-      for (const f of ["bench/train-bench.ts", "bench/sample-bench.ts", "node_modules"]) {
-        if (!fs.existsSync(path.join(dir, f))) throw new Error(`--baseline ${dir}: no ${f} there (a checkout of this repository with npm ci run)`);
-      }
-      o.baseline = path.resolve(dir);
-    }
     else if (a === "--variants") {
       const v = argv[++i];
       if (!v) throw new Error("--variants needs a value (all, or a list like cnn,attention)");
@@ -129,14 +116,13 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const flag = (n: "no-e2e" | "no-torch") => (n === "no-e2e" ? !opts.e2e : !opts.torch);
   const { variants, rounds, cores } = opts;
   const torch = opts.torch;
   const info = await initBackend();
   const rows: Row[] = [];
   const row = (variant: Variant, what: Row["what"], c: number) => {
     let r = rows.find((x) => x.variant === variant && x.what === what && x.cores === c);
-    if (!r) rows.push((r = { variant, what, cores: c, ours: [], oursTfjs: [], baseline: [], torch: [], torchConv: [], torchToken: [] }));
+    if (!r) rows.push((r = { variant, what, cores: c, ours: [], oursTfjs: [], torch: [], torchConv: [], torchToken: [] }));
     return r;
   };
   const torchBoth = (r: Row, v: Variant, what: Row["what"]) => {
@@ -148,39 +134,16 @@ async function main(argv: string[]): Promise<void> {
     r.torchBlas = conv.blas;
   };
   const bestLayout = (r: Row): Layout => (median(r.torchToken) < median(r.torchConv) ? "token" : "conv");
-  // One timing of a tree's wasm engines in a fresh process of that tree (`--baseline`: ours too, so both are alike).
-  const inTree = async (root: string, what: Row["what"], v: Variant): Promise<number> => {
-    const node = [require.resolve("ts-node/dist/bin.js", { paths: [root] }), "--transpile-only"];
-    const args = what === "train"
-      ? [...node, path.join(root, "bench/train-bench.ts"), "--variant", v, "--engines", "wasm", "--steps", "640"]
-      : [...node, path.join(root, "bench/sample-bench.ts"), "--variant", v, "--engine", "wasm", "--batch", String(SAMPLE_BATCH), "--steps", "10", "--repeat", "3"];
-    const r = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`${args.slice(2).join(" ")} in ${root} failed (${r.status}): ${r.stderr.slice(-400)}`);
-    const j = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}");
-    return what === "train" ? (j.msPerStep as Record<string, number>).wasm : (j.medianMs as number);
-  };
-  const baseline = opts.baseline;
-  // 1. one process, alternating ours (and the baseline's) and PyTorch, `rounds` times
+  // 1. one process, alternating ours and PyTorch, `rounds` times
   for (let round = 0; round < rounds; round++) {
     for (const v of variants) {
       console.error(`round ${round + 1}/${rounds}: ${v}`);
       const tr = row(v, "train", 1);
-      if (baseline) {
-        // alternate which tree goes first, so neither is always the warm one
-        const first = round % 2 === 0;
-        if (first) tr.baseline.push(await inTree(baseline, "train", v));
-        tr.ours.push(await inTree(ROOT, "train", v));
-        if (!first) tr.baseline.push(await inTree(baseline, "train", v));
-      } else tr.ours.push((await benchTrainingBlocks({ variant: v, engine: "wasm", steps: 640 })).medianMs);
+      tr.ours.push((await benchTrainingBlocks({ variant: v, engine: "wasm", steps: 640 })).medianMs);
       if (round === 0) tr.oursTfjs.push((await benchTrainingBlocks({ variant: v, engine: "tfjs", steps: 96 })).medianMs);
       if (torch) torchBoth(tr, v, "train");
       const sr = row(v, "sample", 1);
-      if (baseline) {
-        const first = round % 2 === 0;
-        if (first) sr.baseline.push(await inTree(baseline, "sample", v));
-        sr.ours.push(await inTree(ROOT, "sample", v));
-        if (!first) sr.baseline.push(await inTree(baseline, "sample", v));
-      } else sr.ours.push((await benchSamplingRuns({ variant: v, engine: "wasm", batch: SAMPLE_BATCH, steps: 10, repeat: 3 })).medianMs);
+      sr.ours.push((await benchSamplingRuns({ variant: v, engine: "wasm", batch: SAMPLE_BATCH, steps: 10, repeat: 3 })).medianMs);
       if (round === 0) sr.oursTfjs.push((await benchSamplingRuns({ variant: v, engine: "tfjs", batch: SAMPLE_BATCH, steps: 3, repeat: 1 })).medianMs);
       if (torch) torchBoth(sr, v, "sample");
     }
@@ -205,7 +168,7 @@ async function main(argv: string[]): Promise<void> {
   }
   // 3. end to end: the quick profile, fresh, all cores
   let e2e: { seconds: number; outDir: string } | null = null;
-  if (!flag("no-e2e")) {
+  if (opts.e2e) {
     const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-quick-"));
     console.error(`end to end: quick profile into ${outDir}`);
     const t0 = Date.now();
@@ -215,16 +178,12 @@ async function main(argv: string[]): Promise<void> {
   // 4. report
   const lines: string[] = [];
   const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(x < 10 ? 3 : 1) : "-");
-  const range = (xs: number[]) => (xs.length ? `${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))}` : "-");
-  lines.push(`| variant | what | processes | ours ms/step (wasm) | ours tfjs engine | PyTorch conv / token layout | PyTorch best | PyTorch / ours |${baseline ? " baseline ms/step (range) | ours (range) | ours / baseline |" : ""}`,
-    `| --- | --- | --- | --- | --- | --- | --- | --- |${baseline ? " --- | --- | --- |" : ""}`);
+  lines.push(`| variant | what | processes | ours ms/step (wasm) | ours tfjs engine | PyTorch conv / token layout | PyTorch best | PyTorch / ours |`, "| --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) {
     const o = median(r.ours);
     const t = median(r.torch);
-    const b = median(r.baseline);
     const layouts = r.cores === 1 ? `${fmt(median(r.torchConv))} / ${fmt(median(r.torchToken))}` : "-";
-    const vsBaseline = baseline ? ` ${range(r.baseline)} | ${range(r.ours)} | ${Number.isFinite(b) ? (o / b).toFixed(3) : "-"} |` : "";
-    lines.push(`| ${r.variant} | ${r.what} ${r.what === "train" ? "(batch 64)" : `(batch ${SAMPLE_BATCH})`} | ${r.cores} | ${fmt(o)} | ${fmt(median(r.oursTfjs))} | ${layouts} | ${fmt(t)} | ${Number.isFinite(t) ? (t / o).toFixed(2) + "x" : "-"} |${vsBaseline}`);
+    lines.push(`| ${r.variant} | ${r.what} ${r.what === "train" ? "(batch 64)" : `(batch ${SAMPLE_BATCH})`} | ${r.cores} | ${fmt(o)} | ${fmt(median(r.oursTfjs))} | ${layouts} | ${fmt(t)} | ${Number.isFinite(t) ? (t / o).toFixed(2) + "x" : "-"} |`);
   }
   // paper workload: 4 variants at paper epochs, one training seed each, 10k x 100 samples each,
   // at the all-cores aggregate rate (cores processes at once).
@@ -250,7 +209,7 @@ async function main(argv: string[]): Promise<void> {
   writeJsonAtomic(file, {
     date: new Date().toISOString(), command: `npm run bench -- ${argv.join(" ")}`,
     machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, loadavg: os.loadavg(), node: process.version, platform: `${os.platform()} ${os.release()}` },
-    backend: info.name, torchBlas: blas, rounds, rows, baseline: baseline ? { dir: baseline, commit: spawnSync("git", ["rev-parse", "HEAD"], { cwd: baseline, encoding: "utf8" }).stdout.trim() || null } : null, paperEstimateMinutes: { ours: oursMs / 60000, torch: torchMs / 60000 },
+    backend: info.name, torchBlas: blas, rounds, rows, paperEstimateMinutes: { ours: oursMs / 60000, torch: torchMs / 60000 },
     quickEndToEndSeconds: e2e?.seconds ?? null, table: lines,
   });
   console.log(`wrote ${path.relative(ROOT, file)}`);
