@@ -84,11 +84,21 @@ export function oneModelPrediction(n: NestedEstimate, o: { runsNew?: number; lev
     { c: cB, ms: ms.seed ?? 0, df: ms.dfSeed },
     { c: cE, ms: ms.run, df: ms.dfRun },
   ].filter((t) => t.c !== 0);
+  const { df, interval } = satterthwaite(n.grandMean, variance, terms, level, ms.dfDraw);
+  return { runsNew, level, mean: n.grandMean, variance, parts, df, interval };
+}
+
+/**
+ * mean ± t(df) sqrt(variance) for a variance that is the combination sum_i c_i MS_i of mean
+ * squares, with Satterthwaite's df = variance^2 / sum_i (c_i MS_i)^2 / df_i. The sum is 0 only when
+ * every mean square is 0 (all models identical): any df then gives a zero-width interval, and
+ * `dfIfZero` is reported.
+ */
+function satterthwaite(mean: number, variance: number, terms: { c: number; ms: number; df: number }[], level: number, dfIfZero: number): { df: number; interval: [number, number] } {
   const denom = terms.reduce((a, t) => a + (t.c * t.ms) ** 2 / t.df, 0);
-  // denom = 0 only when every mean square is 0 (all models identical): any df gives a zero-width interval.
-  const df = denom > 0 ? variance ** 2 / denom : ms.dfDraw;
+  const df = denom > 0 ? variance ** 2 / denom : dfIfZero;
   const half = studentTQuantile((1 + level) / 2, df) * Math.sqrt(variance);
-  return { runsNew, level, mean: n.grandMean, variance, parts, df, interval: [n.grandMean - half, n.grandMean + half] };
+  return { df, interval: [mean - half, mean + half] };
 }
 
 /**
@@ -120,9 +130,7 @@ export function oneRunPrediction(groups: readonly (readonly number[])[], o: { le
     { c: (S - 1) / S, ms: msSeed, df: D * (S - 1) },
   ];
   const variance = terms.reduce((a, t) => a + t.c * t.ms, 0);
-  const denom = terms.reduce((a, t) => a + (t.c * t.ms) ** 2 / t.df, 0);
-  const df = denom > 0 ? variance ** 2 / denom : D - 1;
-  const half = studentTQuantile((1 + level) / 2, df) * Math.sqrt(variance);
+  const { df, interval } = satterthwaite(grand, variance, terms, level, D - 1);
   const parts = { model: (msDraw - msSeed) / S + msSeed, run: 0, grandMean: msDraw / (D * S) };
-  return { runsNew: 1, level, mean: grand, variance, parts, df, interval: [grand - half, grand + half] };
+  return { runsNew: 1, level, mean: grand, variance, parts, df, interval };
 }
