@@ -9,9 +9,10 @@
 #
 # 1. `npm run experiment -- --variant all --profile P --out DIR` (worker threads over all cores):
 #    checkpoints/, samples/*.npy, results.json, table1.csv, table1.md, runs.csv, losses.csv.
-# 2. scripts/run_notebooks.py runs notebooks/[0-9][0-9]_*.ipynb in order with PROFILE, OUT_DIR and
-#    OVERRIDES set; they reuse the checkpoints and results of step 1. Executed copies go to
-#    DIR/notebooks/, figures (PNG, SVG, PDF) to DIR/figures/.
+# 2. scripts/run_notebooks.py runs notebooks/[0-9][0-9]_*.ipynb with PROFILE, OUT_DIR and OVERRIDES
+#    set, one per core at a time (NOTEBOOK_JOBS=1: one by one, in order); they only read what step 1
+#    wrote (checkpoints, results), never each other's output. Executed copies go to DIR/notebooks/,
+#    figures (PNG, SVG, PDF) to DIR/figures/.
 # 3. DIR/run.json: versions, config, seeds, timings per step and per notebook.
 # A failing step (or notebook cell) stops the run with exit status 1 and prints the real error.
 set -euo pipefail
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=${2?--out needs a value}; [ -n "$OUT" ] || { echo "pipeline: --out needs a folder, got an empty path" >&2; exit 2; }; shift 2 ;;
     --out=*) OUT=${1#*=}; [ -n "$OUT" ] || { echo "pipeline: --out needs a folder, got an empty path" >&2; exit 2; }; shift ;;
     --dry-run) DRY=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "pipeline: unknown argument '$1' (usage: scripts/pipeline.sh [--profile smoke|quick|paper] [--out DIR] [--dry-run])" >&2; exit 2 ;;
   esac
 done
@@ -94,9 +95,9 @@ t0=$(now)
 node build/cli/experiment.js --variant all --profile "$PROFILE" --out "$OUT" ${FLAGS[@]+"${FLAGS[@]}"} 2>&1 | tee "$OUT/experiment.log"
 t1=$(now)
 
-# 2. Execute the notebooks in order; they reuse step 1's checkpoints and results.
+# 2. Execute the notebooks, one per core at a time; they reuse step 1's checkpoints and results.
 mkdir -p "$OUT/notebooks"
-/usr/bin/python3 -u scripts/run_notebooks.py --out "$OUT/notebooks" \
+/usr/bin/python3 -u scripts/run_notebooks.py --out "$OUT/notebooks" --jobs "${NOTEBOOK_JOBS:-0}" \
   --env PROFILE="$PROFILE" --env OUT_DIR="$OUT" --env OVERRIDES="$OVERRIDES" \
   notebooks/[0-9][0-9]_*.ipynb 2>&1 | tee "$OUT/notebooks/run_notebooks.log"
 t2=$(now)

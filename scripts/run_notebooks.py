@@ -1,9 +1,16 @@
 #!/usr/bin/python3
-"""Execute notebooks in order with the tslab kernel; stop at the first failing cell.
+"""Execute notebooks with the tslab kernel, in order or N at a time; stop at the first failing cell.
 
 Usage (Debian's Python, which has nbclient and nbformat):
-    /usr/bin/python3 scripts/run_notebooks.py --out runs/nb [--timeout 1800] \
+    /usr/bin/python3 scripts/run_notebooks.py --out runs/nb [--timeout 1800] [--jobs N] \
         [--env PROFILE=smoke ...] [--quiet] notebooks/01_data.ipynb notebooks/02_train.ipynb
+
+--jobs N runs up to N notebooks at once (each in its own process and kernel), started in the given
+order; 0 means one per core. For notebooks that only read what an earlier step wrote (as in
+scripts/pipeline.sh, where every notebook loads the experiment's results): a notebook that reads
+what another notebook writes needs --jobs 1 (the default). In parallel every line a notebook prints
+starts with its name; after the first failure no further notebook is started, the ones running
+finish, and the exit status is 1.
 
 Parameters reach the notebooks as environment variables: the kernel inherits this process's
 environment plus every `--env KEY=VALUE`; a notebook's parameter cell reads
@@ -16,6 +23,8 @@ real error (the thrown value with its stack, or the TypeScript diagnostics) to t
 stream, so on failure we print that stream. Exit status: 0 all passed, 1 a cell failed, 2 bad usage.
 """
 import argparse
+import multiprocessing
+import multiprocessing.connection
 import os
 import re
 import sys
@@ -25,6 +34,15 @@ import time
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+PREFIX = ""  # "<name>: " when notebooks run in parallel, so that interleaved lines say whose they are
+
+
+def say(text, file=None):
+    """Print `text` (one or more lines) with this process's notebook prefix, flushed, as one write."""
+    lines = text.split("\n")
+    print("\n".join(PREFIX + line for line in lines), file=file or sys.stdout, flush=True)
+
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # tslab reports errors that escape a cell (a rejected promise nobody awaited) on stderr only;
@@ -41,14 +59,13 @@ class EchoClient(NotebookClient):
         # Display entries that are plain text only (liveLine progress) are echoed too.
         data = msg["content"].get("data", {})
         if self.echo and msg["msg_type"] in ("display_data", "update_display_data") and list(data) == ["text/plain"]:
-            print(f"    ~ {data['text/plain']}", flush=True)
+            say(f"    ~ {data['text/plain']}")
         return super().process_message(msg, cell, cell_index)
 
     def output(self, outs, msg, display_id, cell_index):
         out = super().output(outs, msg, display_id, cell_index)
         if self.echo and msg["msg_type"] == "stream":
-            for line in msg["content"]["text"].rstrip("\n").split("\n"):
-                print(f"    | {line}", flush=True)
+            say("\n".join(f"    | {line}" for line in msg["content"]["text"].rstrip("\n").split("\n")))
         return out
 
 
@@ -87,6 +104,7 @@ def fail(name, index, cell, message, out_path, log_path):
     bar = "=" * 72
     log = tail(log_path)
     log = f"--- kernel log ({log_path}, last lines) ---\n{log}\n" if log else ""
+    # One write, so that a parallel notebook's lines do not land inside the report.
     print(f"\n{bar}\nFAILED: {name}, cell {index}\n--- cell source ---\n{cell.source}\n"
           f"--- error ---\n{message}\n{log}{bar}\npartial notebook: {out_path}", file=sys.stderr, flush=True)
     return 1
@@ -101,7 +119,7 @@ def run_notebook(path, args):
                         resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
     client.echo = not args.quiet
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
-    print(f"== {name}: {len(code)} code cells", flush=True)
+    print(f"== {name}: {len(code)} code cells", flush=True)  # "== <name>" lines need no prefix
     t_nb = time.monotonic()
     os.makedirs(args.out, exist_ok=True)
     # The kernel's own stdout/stderr (outside any cell, e.g. a crash) go to a log, not the console.
@@ -112,7 +130,7 @@ def run_notebook(path, args):
         for n, index in enumerate(code, 1):
             cell = nb.cells[index]
             first = cell.source.strip().split("\n")[0][:60]
-            print(f"  [{n}/{len(code)}] cell {index}: {first}", flush=True)
+            say(f"  [{n}/{len(code)}] cell {index}: {first}")
             t0 = time.monotonic()
             try:
                 client.execute_cell(cell, index, execution_count=n)
@@ -131,9 +149,47 @@ def run_notebook(path, args):
                 write_atomic(nb, out_path)
                 message = cell_error_text(cell) or "(the kernel sent no error text)"
                 return fail(name, index, cell, message, out_path, log_path)
-            print(f"  [{n}/{len(code)}] cell {index} done in {time.monotonic() - t0:.1f} s", flush=True)
+            say(f"  [{n}/{len(code)}] cell {index} done in {time.monotonic() - t0:.1f} s")
     write_atomic(nb, out_path)
     print(f"== {name}: ok in {time.monotonic() - t_nb:.1f} s -> {out_path}", flush=True)
+    return 0
+
+
+def _child(path, args):
+    """A parallel notebook's process: prefixed output, exit status = run_notebook's."""
+    global PREFIX
+    PREFIX = os.path.basename(path).removesuffix(".ipynb") + ": "
+    try:
+        code = run_notebook(path, args)
+    except BaseException as e:  # noqa: BLE001 - any escape is this notebook's failure, reported here
+        print(f"FAILED: {os.path.basename(path)}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def run_parallel(paths, args):
+    """Up to args.jobs notebooks at once, started in order; no new start after a failure."""
+    ctx = multiprocessing.get_context("fork")
+    waiting, running, failed = list(paths), {}, []
+    while waiting or running:
+        while waiting and not failed and len(running) < args.jobs:
+            path = waiting.pop(0)
+            proc = ctx.Process(target=_child, args=(path, args), name=os.path.basename(path))
+            proc.start()
+            running[proc.sentinel] = (proc, path)
+        if not running:
+            break
+        for sentinel in multiprocessing.connection.wait(list(running)):
+            proc, path = running.pop(sentinel)
+            proc.join()
+            if proc.exitcode != 0:
+                failed.append(os.path.basename(path))
+    if failed:
+        skipped = [os.path.basename(p) for p in waiting]
+        print(f"failed: {', '.join(failed)}" + (f"; not started: {', '.join(skipped)}" if skipped else ""), file=sys.stderr, flush=True)
+        return 1
     return 0
 
 
@@ -146,6 +202,7 @@ def main(argv=None):
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                     help="environment variable for the kernels (repeatable)")
     ap.add_argument("--quiet", action="store_true", help="do not echo cell output live")
+    ap.add_argument("--jobs", type=int, default=1, help="notebooks at once (default 1: in order, one by one; 0: one per core)")
     args = ap.parse_args(argv)
     for item in args.env:
         key, sep, value = item.partition("=")
@@ -155,11 +212,22 @@ def main(argv=None):
     for path in args.notebooks:
         if not os.path.isfile(path):
             ap.error(f"no such notebook: {path}")
+    if args.jobs < 0:
+        ap.error(f"--jobs must be 0 (one per core) or a positive number of notebooks at once, got {args.jobs}")
+    args.jobs = args.jobs or os.cpu_count() or 1
+    names = [os.path.basename(p) for p in args.notebooks]
+    if len(set(names)) != len(names):  # executed copies are written to --out/<name>
+        ap.error(f"two notebooks with one name would overwrite each other's executed copy in --out: {sorted(n for n in set(names) if names.count(n) > 1)}")
     t0 = time.monotonic()
-    for path in args.notebooks:
-        if run_notebook(path, args) != 0:
+    if args.jobs > 1 and len(args.notebooks) > 1:
+        if run_parallel(args.notebooks, args) != 0:
             return 1
-    print(f"all {len(args.notebooks)} notebooks passed in {time.monotonic() - t0:.1f} s", flush=True)
+    else:
+        for path in args.notebooks:
+            if run_notebook(path, args) != 0:
+                return 1
+    jobs = f", {min(args.jobs, len(args.notebooks))} at a time" if args.jobs > 1 and len(args.notebooks) > 1 else ""
+    print(f"all {len(args.notebooks)} notebooks passed in {time.monotonic() - t0:.1f} s{jobs}", flush=True)
     return 0
 
 

@@ -64,4 +64,30 @@ describe("scripts/run_notebooks.py", () => {
     expect(JSON.stringify(partial.cells[0].outputs)).toContain("before");
     expect(partial.cells[2].outputs).toEqual([]); // not executed
   });
+
+  it("--jobs 2 runs notebooks at once, names each line's notebook, and still fails with status 1", () => {
+    fs.copyFileSync(path.join(dir, "pass.ipynb"), path.join(dir, "pass2.ipynb"));
+    const ok = run(dir, "pass.ipynb", "--jobs", "2", "--env", "RUNNER_TOKEN=par-7", path.join(dir, "pass2.ipynb"));
+    expect(ok.status, ok.output).toBe(0);
+    expect(ok.output).toMatch(/^pass: +\| token=par-7 /m); // each line says whose it is
+    expect(ok.output).toMatch(/^pass2: +\| token=par-7 /m);
+    expect(ok.output).toMatch(/^== pass2?\.ipynb: ok in [\d.]+ s/m); // what scripts/run-info.ts parses
+    expect(ok.output).toContain("all 2 notebooks passed");
+    for (const name of ["pass.ipynb", "pass2.ipynb"]) {
+      expect(JSON.stringify(JSON.parse(fs.readFileSync(path.join(dir, "out", name), "utf8")).cells[1].outputs)).toContain("token=par-7");
+    }
+    // A failure among parallel notebooks: status 1, its real error, and the summary naming it.
+    fs.copyFileSync(path.join(dir, "pass.ipynb"), path.join(dir, "late.ipynb"));
+    const bad = run(dir, "fail.ipynb", "--jobs", "2", path.join(dir, "pass2.ipynb"), path.join(dir, "late.ipynb"));
+    expect(bad.status, bad.output).toBe(1);
+    expect(bad.output).toContain("FAILED: fail.ipynb, cell 1");
+    expect(bad.output).toMatch(/Error: boom-123/);
+    expect(bad.output).toMatch(/failed: fail\.ipynb/);
+  });
+
+  it("refuses a negative --jobs, naming the value", () => {
+    const { status, output } = run(dir, "pass.ipynb", "--jobs", "-3");
+    expect(status).toBe(2);
+    expect(output).toContain("--jobs must be 0 (one per core) or a positive number of notebooks at once, got -3");
+  });
 });
