@@ -75,10 +75,13 @@ trap 'rm -f "$FLAGS_FILE"; grep -qs "$OUTPUT_LOCK_TOKEN" "$OUT/.lock" && rm -f "
 
 # 0. Check the tools before spending time on training.
 [ -x /usr/bin/jupyter ] || { echo "pipeline: /usr/bin/jupyter not found; run 'sudo sh scripts/setup-jupyter.sh'" >&2; exit 1; }
-/usr/bin/jupyter kernelspec list 2>/dev/null | grep -w tslab >/dev/null || { echo "pipeline: no tslab Jupyter kernel; run 'sudo sh scripts/setup-jupyter.sh'" >&2; exit 1; }
 # The registered kernel must start: a spec left by a moved or deleted clone names a tslab that is gone.
-KERNEL_TSLAB=$(/usr/bin/jupyter kernelspec list --json 2>/dev/null | /usr/bin/python3 -c 'import json,sys,os; d=json.load(sys.stdin)["kernelspecs"]["tslab"]["resource_dir"]; print(json.load(open(os.path.join(d,"kernel.json")))["argv"][0])') \
-  || { echo "pipeline: cannot read the tslab kernel's kernel.json; run 'sudo sh scripts/setup-jupyter.sh'" >&2; exit 1; }
+# (one `jupyter kernelspec list`, about a second: the JSON says both whether tslab is there and what it runs)
+KERNEL_TSLAB=$(/usr/bin/jupyter kernelspec list --json 2>/dev/null | /usr/bin/python3 -c 'import json,sys,os
+specs = json.load(sys.stdin)["kernelspecs"]
+if "tslab" not in specs: sys.exit(3)
+print(json.load(open(os.path.join(specs["tslab"]["resource_dir"], "kernel.json")))["argv"][0])') \
+  || { [ $? = 3 ] && echo "pipeline: no tslab Jupyter kernel; run 'sudo sh scripts/setup-jupyter.sh'" >&2 || echo "pipeline: cannot read the tslab kernel's kernel.json; run 'sudo sh scripts/setup-jupyter.sh'" >&2; exit 1; }
 [ -x "$KERNEL_TSLAB" ] || { echo "pipeline: the tslab Jupyter kernel runs $KERNEL_TSLAB, which does not exist (registered from a moved or deleted clone); run 'sudo sh scripts/setup-jupyter.sh' here" >&2; exit 1; }
 [ "$KERNEL_TSLAB" -ef node_modules/.bin/tslab ] || echo "pipeline: note: the tslab kernel is this machine's registration from another clone ($KERNEL_TSLAB); the notebooks still load this clone's build/" >&2
 CHROMIUM=${CHROMIUM_PATH:-/usr/bin/chromium}

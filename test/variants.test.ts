@@ -13,7 +13,7 @@ import { initBackend } from "../src/backend";
 import { parseArgs } from "../src/cli/args";
 import { epochsFor, resolveConfig } from "../src/config";
 import { runExperiment } from "../src/experiment/run";
-import { sampleTask, trainTask } from "../src/experiment/tasks";
+import { sampleTask, trainCost, trainTask } from "../src/experiment/tasks";
 import { generatedFiles, staleGenerated } from "../src/codegen";
 import { kernelKinds, wasmVariants } from "../src/kernels/constants";
 import { attendValues, square } from "../src/model/layers";
@@ -118,6 +118,22 @@ describe("a variant file in another folder", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("trainCost (the order the pool starts training tasks in)", () => {
+  it("is epochs x parameters for every registered variant: more parameters cost more, top1's doubled epochs double it", () => {
+    const cfg = resolveConfig("quick");
+    const params = (v: string) => packedLayout(v).specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+    for (const v of variantNames()) {
+      expect(trainCost(cfg, v) / params(v), v).toBe(epochsFor(cfg, v));
+      expect(trainCost({ ...cfg, epochs: 2 * cfg.epochs }, v), v).toBe(2 * trainCost(cfg, v));
+    }
+    // the quick profile's heaviest model starts first and the CNN (fewest parameters) last
+    const order = [...VARIANTS].sort((a, b) => trainCost(cfg, b) - trainCost(cfg, a));
+    expect(order[0]).toBe("top1");
+    expect(order.at(-1)).toBe("cnn");
+    expect(trainCost(cfg, "attention")).toBeGreaterThan(trainCost(cfg, "identity"));
   });
 });
 

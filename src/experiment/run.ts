@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs-core";
 import { backendInfo, initBackend } from "../backend";
-import { epochsFor, ExperimentConfig } from "../config";
+import { ExperimentConfig } from "../config";
 import { census } from "../data/dataset";
 import { loadOrCreateDataset } from "../data/store";
 import { exactRandomBaseline, monteCarloRandomBaseline } from "../eval/baseline";
@@ -23,7 +23,7 @@ import { runPhase } from "./phase";
 import { workerCount } from "./pool";
 import { checkSelection } from "./selection";
 import { computeTheory, experimentTheoryRequest, TheoryRequest } from "./theory-phase";
-import { Paths, SAMPLE_TASKS, SampleTask, SampleTaskResult, storedRun, TRAIN_TASKS, TrainTask, TrainTaskResult } from "./tasks";
+import { Paths, SAMPLE_TASKS, SampleTask, SampleTaskResult, storedRun, trainCost, TRAIN_TASKS, TrainTask, TrainTaskResult } from "./tasks";
 
 export interface ExperimentOptions {
   cfg: ExperimentConfig;
@@ -133,9 +133,10 @@ async function runLocked(o: ExperimentOptions): Promise<ExperimentResults> {
 
   // 2. training, one task per (variant, model)
   const phase = (label: string) => ({ label: `${o.profile} ${label}`, context: { cfg, paths }, workers, write: o.progressWrite });
-  // weights known up front, so the bar only moves forward: training counts its epochs, a sampling run counts 1
+  // weights known up front, so the bar only moves forward: training counts its cost (epochs x parameters,
+  // see trainCost: also the order tasks start in), a sampling run counts 1
   lap("datasets");
-  const training = await runPhase({ ...phase("train"), executor: TRAIN_TASKS, tasks: trainTasks, weights: trainTasks.map((t) => epochsFor(cfg, t.variant)) });
+  const training = await runPhase({ ...phase("train"), executor: TRAIN_TASKS, tasks: trainTasks, weights: trainTasks.map((t) => trainCost(cfg, t.variant)) });
   lap("train");
   for (const t of training) log(`trained ${t.variant} draw ${t.dataSeed} seed ${t.seed}: ${t.status}, ${t.steps} steps, final epoch loss ${t.epochLosses.at(-1)?.toFixed(4)} (${t.seconds.toFixed(0)} s)`);
 
