@@ -42,8 +42,11 @@ function main(argv: string[]): void {
   const results = JSON.parse(fs.readFileSync(resultsFile, "utf8"));
   // "== 01_dataset.ipynb: ok in 12.3 s -> ..." lines of scripts/run_notebooks.py
   const perNotebook: Record<string, number> = {};
+  let notebooksAtOnce = 1; // "all 11 notebooks passed in 75.3 s, 2 at a time": their seconds overlap
   if (notebookLog && fs.existsSync(notebookLog)) {
-    for (const m of fs.readFileSync(notebookLog, "utf8").matchAll(/^== (\S+\.ipynb): ok in ([\d.]+) s/gm)) perNotebook[m[1]] = Number(m[2]);
+    const text = fs.readFileSync(notebookLog, "utf8");
+    for (const m of text.matchAll(/^== (\S+\.ipynb): ok in ([\d.]+) s/gm)) perNotebook[m[1]] = Number(m[2]);
+    notebooksAtOnce = Number(/^all \d+ notebooks passed in [\d.]+ s, (\d+) at a time/m.exec(text)?.[1] ?? 1);
   }
   const list = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []);
   const info = {
@@ -60,7 +63,7 @@ function main(argv: string[]): void {
     samplingSeeds: Array.from({ length: results.config.runs }, (_, r) => results.config.sampleSeed + r),
     datasetSeed: results.config.datasetSeed,
     timings: {
-      stepsSeconds: steps, notebooksSeconds: perNotebook, experimentInternalSeconds: results.meta?.seconds,
+      stepsSeconds: steps, notebooksSeconds: perNotebook, notebooksAtOnce, experimentInternalSeconds: results.meta?.seconds,
       // the experiment's phases (datasets, train, sample, tables, theory), wall clock, from its phases.json
       phasesSeconds: fs.existsSync(path.join(out, "phases.json")) ? JSON.parse(fs.readFileSync(path.join(out, "phases.json"), "utf8")).seconds : null,
       loadAverage: os.loadavg(),

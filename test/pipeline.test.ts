@@ -122,5 +122,7 @@ describe("scripts/pipeline.sh --profile smoke", () => {
     expect(run.timings.stepsSeconds.experiment).toBeGreaterThan(0);
     for (const k of ["train", "sample", "tables"]) expect(run.timings.phasesSeconds[k], `run.json timings.phasesSeconds.${k}`).toBeGreaterThan(0);
     expect(Object.keys(run.timings.notebooksSeconds).sort()).toEqual(NOTEBOOKS);
+    // the notebooks ran one per core at a time (scripts/pipeline.sh: run_notebooks.py --jobs 0)
+    expect(run.timings.notebooksAtOnce).toBe(Math.min(os.cpus().length, NOTEBOOKS.length));
   });
 });
