@@ -38,10 +38,9 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 PREFIX = ""  # "<name>: " when notebooks run in parallel, so that interleaved lines say whose they are
 
 
-def say(text, file=None):
+def say(text):
     """Print `text` (one or more lines) with this process's notebook prefix, flushed, as one write."""
-    lines = text.split("\n")
-    print("\n".join(PREFIX + line for line in lines), file=file or sys.stdout, flush=True)
+    print("\n".join(PREFIX + line for line in text.split("\n")), flush=True)
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -219,15 +218,16 @@ def main(argv=None):
     if len(set(names)) != len(names):  # executed copies are written to --out/<name>
         ap.error(f"two notebooks with one name would overwrite each other's executed copy in --out: {sorted(n for n in set(names) if names.count(n) > 1)}")
     t0 = time.monotonic()
-    if args.jobs > 1 and len(args.notebooks) > 1:
+    at_once = min(args.jobs, len(args.notebooks))
+    if at_once > 1:
         if run_parallel(args.notebooks, args) != 0:
             return 1
     else:
         for path in args.notebooks:
             if run_notebook(path, args) != 0:
                 return 1
-    jobs = f", {min(args.jobs, len(args.notebooks))} at a time" if args.jobs > 1 and len(args.notebooks) > 1 else ""
-    print(f"all {len(args.notebooks)} notebooks passed in {time.monotonic() - t0:.1f} s{jobs}", flush=True)
+    # scripts/run-info.ts reads "N at a time" into run.json (notebooksAtOnce)
+    print(f"all {len(args.notebooks)} notebooks passed in {time.monotonic() - t0:.1f} s" + (f", {at_once} at a time" if at_once > 1 else ""), flush=True)
     return 0
 
 

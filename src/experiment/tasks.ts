@@ -21,7 +21,7 @@ import { makeSchedule } from "../ddpm/schedule";
 import { evaluateTokens, MetricValues } from "../eval/metrics";
 import { saveNpy } from "../io/npy";
 import { writeJsonAtomic } from "../io/atomic";
-import { paramSpecs } from "../model/params";
+import { packedLayout } from "../model/packed";
 import type { GumbelSampling } from "../model/variant-registry";
 import { getVariant, Variant } from "../model/variants";
 import { Rng } from "../rng";
@@ -82,8 +82,7 @@ export function checkpointRequest(cfg: ExperimentConfig, variant: Variant, seed:
  * by cost, cnn goes last and fills that gap.
  */
 export function trainCost(cfg: ExperimentConfig, variant: Variant): number {
-  const params = paramSpecs(variant).reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
-  return epochsFor(cfg, variant) * params;
+  return epochsFor(cfg, variant) * packedLayout(variant).total;
 }
 
 export interface TrainTaskResult {
